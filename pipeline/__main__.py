@@ -1,0 +1,5 @@
+"""`python -m pipeline` is the same as the `intake` command."""
+
+from pipeline.cli.app import main
+
+main()

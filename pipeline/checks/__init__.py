@@ -1,0 +1,1 @@
+"""Checks: small named units, each returning a verdict with stable reason codes."""

@@ -1,0 +1,54 @@
+"""All checks by name. The configuration chooses which run, in which order.
+
+A duplicate name, or a reason code claimed by two checks, is an error at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pipeline.checks.base import Check
+from pipeline.checks.documents import CoverLetter, Statement, WordLimit
+from pipeline.checks.meeting import Deadline, OpenMeeting
+from pipeline.checks.sender import KnownSender
+from pipeline.checks.traffic import AutomaticTraffic, Duplicate, OwnAddress
+
+
+def _index(checks: Sequence[Check]) -> dict[str, Check]:
+    by_name: dict[str, Check] = {}
+    owner: dict[str, str] = {}
+    for check in checks:
+        if check.name in by_name:
+            raise RuntimeError(f"two checks are named {check.name!r}")
+        by_name[check.name] = check
+        for code in check.reasons:
+            if code in owner:
+                raise RuntimeError(f"reason {code!r} is claimed by {owner[code]} and {check.name}")
+            owner[code] = check.name
+    return by_name
+
+
+ALL_CHECKS: Mapping[str, Check] = _index(
+    [
+        AutomaticTraffic(),
+        OwnAddress(),
+        Duplicate(),
+        KnownSender(),
+        OpenMeeting(),
+        Deadline(),
+        Statement(),
+        CoverLetter(),
+        WordLimit(),
+    ]
+)
+
+# Codes that do not come from a check but from the worker itself.
+WORKER_REASONS: tuple[str, ...] = ("internal_error",)
+
+KNOWN_REASONS: frozenset[str] = frozenset(
+    [code for check in ALL_CHECKS.values() for code in check.reasons] + list(WORKER_REASONS)
+)
+
+
+def checks_for(names: Sequence[str]) -> list[Check]:
+    return [ALL_CHECKS[name] for name in names]

@@ -1,0 +1,227 @@
+"""The `intake` command.
+
+Every failure a user can cause or meet (configuration, unreachable servers, refused
+logins) ends in one sentence on stderr and a non-zero exit code: 2 for a configuration
+or usage problem, 1 for a run that could not be done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from sqlmodel import Session
+
+from pipeline.cli.render import submissions_table
+from pipeline.mailbox.imap import MailboxError
+from pipeline.replies.templates import TemplateError
+from pipeline.settings import ConfigError, Settings, load_settings
+from pipeline.storage.db import DatabaseError, init_schema, make_engine
+from pipeline.storage.models import SubmissionStatus
+from pipeline.storage.queries import list_submissions
+from pipeline.storage.sync import SyncError
+
+app = typer.Typer(
+    name="intake",
+    help=(
+        "Intake: receives written statements from UN delegations by email, checks them, "
+        "files them and answers every sender."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+submissions_app = typer.Typer(help="The queue of submissions, as the service desk sees it.")
+app.add_typer(submissions_app, name="submissions")
+config_app = typer.Typer(help="Check the configuration file.")
+app.add_typer(config_app, name="config")
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False)
+
+EXIT_RUN_FAILED = 1
+EXIT_CONFIG = 2
+
+
+class State:
+    config: Path | None = None
+
+
+state = State()
+
+
+def fail(message: str, code: int = EXIT_RUN_FAILED) -> NoReturn:
+    err.print(f"intake: error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings(state.config)
+    except ConfigError as error:
+        fail(str(error), EXIT_CONFIG)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.callback()
+def main_options(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar="INTAKE_CONFIG",
+            help="The configuration file (TOML). Also read from INTAKE_CONFIG.",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+    ] = 0,
+) -> None:
+    state.config = config
+    _setup_logging(verbose)
+
+
+@app.command("run-once")
+def run_once_command(
+    send: Annotated[
+        bool, typer.Option("--send/--no-send", help="Send the replies after filing.")
+    ] = True,
+) -> None:
+    """Poll the mailbox once, file every waiting message, move it, send the replies.
+
+    Meant for cron. Exit 0 when the run completed (rejections are a normal outcome);
+    1 with one line when the mailbox, database or SMTP server cannot be used.
+    """
+    from pipeline.worker.run import run_once
+
+    current = settings()
+    try:
+        report = run_once(current, send=send)
+    except (MailboxError, DatabaseError, TemplateError, SyncError) as error:
+        fail(str(error))
+    out.print(f"intake: {report.summary()}", markup=False)
+    if report.replies.error:
+        fail(f"{report.replies.error}; the replies stay queued and go out on the next run")
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run continuously: poll the mailbox and flush the outbox on the configured intervals.
+
+    Stops cleanly on SIGTERM or Ctrl-C, after the message in hand is filed.
+    """
+    from pipeline.worker.scheduler import run_worker
+
+    current = settings()
+    try:
+        run_worker(current)
+    except (DatabaseError, TemplateError, SyncError) as error:
+        fail(str(error))
+
+
+class StatusChoice(StrEnum):
+    accepted = "accepted"
+    rejected = "rejected"
+    held = "held"
+    superseded = "superseded"
+
+
+@submissions_app.command("list")
+def submissions_list(
+    meeting: Annotated[
+        str | None, typer.Option("--meeting", "-m", help="Only this meeting (its code).")
+    ] = None,
+    status: Annotated[
+        StatusChoice | None, typer.Option("--status", "-s", help="Only this status.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON array instead of a table.")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="Only the newest N.", min=1)
+    ] = None,
+) -> None:
+    """The queue: every submission with its status, reasons and files."""
+    current = settings()
+    try:
+        engine = make_engine(current.database_url)
+        init_schema(engine)
+        with Session(engine) as session:
+            rows = list_submissions(
+                session,
+                meeting=meeting,
+                status=SubmissionStatus(status.value) if status else None,
+                limit=limit,
+            )
+    except DatabaseError as error:
+        fail(str(error))
+    if meeting is not None and current.meeting(meeting) is None and not rows:
+        known = ", ".join(m.code for m in current.meetings) or "none configured"
+        fail(f"no meeting with the code {meeting!r} (known: {known})", EXIT_CONFIG)
+    if as_json:
+        sys.stdout.write(json.dumps([row.as_json() for row in rows], indent=2, ensure_ascii=False))
+        sys.stdout.write("\n")
+        return
+    out.print(submissions_table(rows))
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate the configuration file and the reply templates, without connecting anywhere."""
+    from pipeline.worker.run import load_templates
+
+    current = settings()
+    try:
+        load_templates(current)
+    except TemplateError as error:
+        fail(str(error), EXIT_CONFIG)
+    senders = sum(len(mission.senders) for mission in current.missions.values())
+    out.print(
+        f"intake: {current.source}: OK: {len(current.meetings)} meeting(s), "
+        f"{len(current.missions)} mission(s) with {senders} sender address(es), "
+        f"database {current.database_url.split('://', 1)[0]}",
+        markup=False,
+    )
+
+
+@app.command("demo")
+def demo_command(
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep", help="Keep the demo's data (database, files, config) in this folder."
+        ),
+    ] = None,
+) -> None:
+    """Show the whole flow on this machine: a throwaway mailbox with sample submissions
+    from several delegations, one run, the queue and the replies the delegations receive.
+
+    Needs Dovecot installed (apt-get install dovecot-imapd dovecot-lmtpd); no
+    configuration file is needed.
+    """
+    from pipeline.demo.demo import DemoError, run_demo
+
+    try:
+        run_demo(out, keep=keep)
+    except DemoError as error:
+        fail(str(error))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,235 @@
+"""The submissions mailbox: list what is waiting, fetch it without side effects, move it.
+
+One facade over imapclient, used as a context manager, with an explicit timeout and one
+exception tree (`MailboxError`). Fetching uses BODY.PEEK[] so that reading never changes
+the mailbox; the only change we make is the move, after the database has committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+
+import imapclient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from pipeline.errors import describe_error
+from pipeline.settings.models import MailboxSettings, Security
+
+log = logging.getLogger(__name__)
+
+
+class MailboxError(Exception):
+    """Base class: the mailbox cannot be used; the message is one sentence."""
+
+
+class MailboxUnavailable(MailboxError):
+    """The server cannot be reached, or dropped the connection."""
+
+
+class MailboxLoginFailed(MailboxError):
+    """The server refused the credentials."""
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    uid: int
+    raw: bytes
+    internaldate: datetime
+    size: int
+
+
+class Mailbox:
+    def __init__(self, settings: MailboxSettings) -> None:
+        self.settings = settings
+        self._client: imapclient.IMAPClient | None = None
+        self.uidvalidity: int = 0
+        self._delimiter: str = "/"
+        self._known_folders: set[str] = set()
+
+    @property
+    def identity(self) -> str:
+        """Names this mailbox in the ledger, so two mailboxes never share UIDs."""
+        s = self.settings
+        return f"{s.username}@{s.host}:{s.port}/{s.folder}"
+
+    def _where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    # -- connection ---------------------------------------------------------------------
+
+    def __enter__(self) -> Mailbox:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _tls(self) -> ssl.SSLContext:
+        if self.settings.ca_file is not None:
+            return ssl.create_default_context(cafile=str(self.settings.ca_file))
+        return ssl.create_default_context()
+
+    def open(self) -> None:
+        s = self.settings
+        try:
+            client = imapclient.IMAPClient(
+                s.host,
+                port=s.port,
+                ssl=s.security is Security.SSL,
+                ssl_context=self._tls() if s.security is Security.SSL else None,
+                timeout=s.timeout,
+            )
+            client.normalise_times = False
+            if s.security is Security.STARTTLS:
+                client.starttls(self._tls())
+        except (OSError, IMAPClientError, ssl.SSLError) as error:
+            raise MailboxUnavailable(
+                f"cannot reach the mailbox at {self._where()}: {describe_error(error)}; "
+                "check [mailbox] host, port and security"
+            ) from None
+        try:
+            response = client.login(s.username, s.password.get_secret_value())
+            if isinstance(response, bytes) and b"initialization failed" in response.lower():
+                raise LoginError(response.decode("utf-8", "replace"))
+            info = client.select_folder(s.folder)
+        except LoginError:
+            _quietly_close(client)
+            raise MailboxLoginFailed(
+                f"the mailbox at {self._where()} refused the login for {s.username!r}: "
+                "check [mailbox] username and password (or INTAKE_MAILBOX__PASSWORD)"
+            ) from None
+        except IMAPClientError as error:
+            _quietly_close(client)
+            raise MailboxUnavailable(
+                f"cannot open the folder {s.folder!r} at {self._where()}: {describe_error(error)}; "
+                "check [mailbox] folder"
+            ) from None
+        except OSError as error:
+            _quietly_close(client)
+            raise MailboxUnavailable(
+                f"lost the mailbox at {self._where()}: {describe_error(error)}"
+            ) from None
+        self._client = client
+        self.uidvalidity = int(info[b"UIDVALIDITY"])
+        try:
+            folders = client.list_folders()
+        except (IMAPClientError, OSError) as error:
+            raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
+        for _flags, delimiter, name in folders:
+            if delimiter:
+                self._delimiter = delimiter.decode() if isinstance(delimiter, bytes) else delimiter
+            self._known_folders.add(name)
+
+    def close(self) -> None:
+        if self._client is not None:
+            _quietly_close(self._client)
+            self._client = None
+
+    @property
+    def client(self) -> imapclient.IMAPClient:
+        if self._client is None:
+            raise MailboxUnavailable("the mailbox is not open")
+        return self._client
+
+    # -- reading ------------------------------------------------------------------------
+
+    def waiting_uids(self) -> list[int]:
+        """Every message still in the submissions folder, oldest first.
+
+        Handled messages are moved out, so whatever is here is either new or was filed
+        by a run that stopped before moving it (the ledger tells which).
+        """
+        try:
+            uids = self.client.search(["UNDELETED"])
+        except (IMAPClientError, OSError) as error:
+            raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
+        return sorted(int(uid) for uid in uids)
+
+    def fetch(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
+        """Fetch in batches; a message that vanished meanwhile is simply not returned."""
+        batch = self.settings.batch_size
+        for start in range(0, len(uids), batch):
+            chunk = list(uids[start : start + batch])
+            try:
+                response = self.client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+            except (IMAPClientError, OSError) as error:
+                raise MailboxUnavailable(
+                    f"lost the mailbox at {self._where()} while fetching: {error}"
+                ) from None
+            for uid in chunk:
+                data = response.get(uid)
+                if data is None or b"BODY[]" not in data:
+                    continue
+                internaldate = data[b"INTERNALDATE"]
+                if internaldate.tzinfo is None:
+                    internaldate = internaldate.replace(tzinfo=UTC)
+                yield FetchedMessage(
+                    uid=uid,
+                    raw=bytes(data[b"BODY[]"]),
+                    internaldate=internaldate.astimezone(UTC),
+                    size=int(data.get(b"RFC822.SIZE", len(data[b"BODY[]"]))),
+                )
+
+    # -- moving -------------------------------------------------------------------------
+
+    def server_folder(self, folder: str) -> str:
+        """`Intake/Accepted` in the configuration becomes the server's own hierarchy."""
+        return self._delimiter.join(part for part in folder.split("/") if part)
+
+    def ensure_folder(self, folder: str) -> str:
+        name = self.server_folder(folder)
+        if name in self._known_folders:
+            return name
+        try:
+            if not self.client.folder_exists(name):
+                self.client.create_folder(name)
+                # Subscribing is a convenience for people reading the mailbox.
+                with contextlib.suppress(IMAPClientError):
+                    self.client.subscribe_folder(name)
+        except IMAPClientError as error:
+            if not self.client.folder_exists(name):
+                raise MailboxError(f"cannot create the folder {name!r}: {error}") from None
+        except OSError as error:
+            raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
+        self._known_folders.add(name)
+        return name
+
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        """MOVE when the server has it; otherwise COPY, flag deleted, UID EXPUNGE."""
+        if not uids:
+            return
+        target = self.ensure_folder(folder)
+        client = self.client
+        try:
+            if client.has_capability("MOVE"):
+                client.move(list(uids), target)
+                return
+            client.copy(list(uids), target)
+            client.add_flags(list(uids), [imapclient.DELETED])
+            if client.has_capability("UIDPLUS"):
+                client.expunge(list(uids))
+            else:
+                client.expunge()
+        except IMAPClientError as error:
+            raise MailboxError(f"cannot move messages to {target!r}: {error}") from None
+        except OSError as error:
+            raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
+
+
+def _quietly_close(client: imapclient.IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # closing after an error: nothing more to report
+        with contextlib.suppress(Exception):
+            client.shutdown()

@@ -1,0 +1,330 @@
+"""The configuration schema: one TOML file, secrets optionally from the environment.
+
+Every key has a default that suits a single machine with the embedded database, so
+that a minimal file (a mailbox, an SMTP server and one meeting) is enough to run.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from pipeline.missions.registry import find_mission
+
+
+class Strict(BaseModel):
+    """Unknown keys are refused: a typo in the file must not silently change nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Security(StrEnum):
+    """How a connection to the mail servers is protected."""
+
+    SSL = "ssl"
+    STARTTLS = "starttls"
+    NONE = "none"
+
+
+class PathsSettings(Strict):
+    data_dir: Path = Path("data")
+
+
+class DatabaseSettings(Strict):
+    # None means: a SQLite file `intake.db` in the data directory.
+    url: str | None = None
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", value):
+            raise ValueError(
+                "must start with sqlite:/// or postgresql+psycopg:// "
+                f"(got {value.split(':', 1)[0]!r})"
+            )
+        if value.startswith("postgresql://"):
+            # psycopg 3 is the driver we ship; the bare scheme would ask for psycopg2.
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+
+class StorageSettings(Strict):
+    # None means: `files/` in the data directory.
+    path: Path | None = None
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class FolderSettings(Strict):
+    """Where handled messages go; `/` separates levels whatever the server's delimiter."""
+
+    accepted: str = "Intake/Accepted"
+    rejected: str = "Intake/Rejected"
+    held: str = "Intake/Held"
+    ignored: str = "Intake/Ignored"
+
+
+class MailboxSettings(Strict):
+    host: str = "127.0.0.1"
+    port: Port = 993
+    security: Security = Security.SSL
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    folder: str = "INBOX"
+    timeout: float = Field(default=30.0, gt=0)
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    ca_file: Path | None = None
+    folders: FolderSettings = FolderSettings()
+
+
+class SmtpSettings(Strict):
+    host: str = "127.0.0.1"
+    port: Port = 587
+    security: Security = Security.STARTTLS
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    sender: str = "submissions@example.org"
+    sender_name: str = "Security Council written statements"
+    timeout: float = Field(default=30.0, gt=0)
+    ca_file: Path | None = None
+    max_attempts: int = Field(default=8, ge=1)
+
+    @field_validator("sender")
+    @classmethod
+    def _looks_like_address(cls, value: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value.lower()
+
+
+class MeetingStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class MeetingSettings(Strict):
+    code: str
+    title: str
+    date: date
+    timezone: str = "America/New_York"
+    # A naive datetime is read in the meeting's time zone.
+    deadline: datetime | None = None
+    word_limit: int = Field(default=500, ge=1)
+    status: MeetingStatus = MeetingStatus.OPEN
+
+    @field_validator("code")
+    @classmethod
+    def _code_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{1,38}[A-Za-z0-9]", value):
+            raise ValueError(
+                f"{value!r} must be 3-40 letters, digits or hyphens (it appears in subjects "
+                "and plus-addresses)"
+            )
+        return value.upper()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def deadline_at(self) -> datetime:
+        """The deadline as an aware datetime: by default the end of the meeting day, local."""
+        if self.deadline is None:
+            return datetime.combine(self.date, time(23, 59, 59), tzinfo=self.zone)
+        if self.deadline.tzinfo is None:
+            return self.deadline.replace(tzinfo=self.zone)
+        return self.deadline
+
+
+class MissionSettings(Strict):
+    senders: list[str] = []
+
+    @field_validator("senders")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        cleaned = []
+        for value in values:
+            entry = value.strip().lower()
+            if entry.startswith("@"):
+                if not re.fullmatch(r"@[a-z0-9-]+(\.[a-z0-9-]+)+", entry):
+                    raise ValueError(f"{value!r} is not a domain like '@example.org'")
+            elif not re.fullmatch(r"[^@\s]+@[a-z0-9-]+(\.[a-z0-9-]+)+", entry):
+                raise ValueError(f"{value!r} is not an email address or '@domain'")
+            cleaned.append(entry)
+        return cleaned
+
+
+class ContactSettings(Strict):
+    """Where delegations turn; quoted in every reply."""
+
+    service_desk: str = "the service desk (reply to this message)"
+    secretariat: str = "the Security Council secretariat"
+
+
+class RepliesSettings(Strict):
+    templates_dir: Path | None = None
+    language: str = "en"
+    # Send a "held for review" notice when a message is held for the desk.
+    notify_held: bool = True
+
+
+class Action(StrEnum):
+    """What a failed check leads to, in the decision table."""
+
+    REJECT = "reject"
+    HOLD = "hold"
+    IGNORE = "ignore"
+    NOTE = "note"
+
+
+DEFAULT_DECISION_TABLE: dict[str, Action] = {
+    # Traffic that must never be answered.
+    "auto_reply": Action.IGNORE,
+    "bounce": Action.IGNORE,
+    "mailing_list": Action.IGNORE,
+    "own_address": Action.IGNORE,
+    "duplicate": Action.IGNORE,
+    # Routing: a human decides when the meeting cannot be told.
+    "no_open_meeting": Action.HOLD,
+    "ambiguous_meeting": Action.HOLD,
+    "meeting_closed": Action.REJECT,
+    "internal_error": Action.HOLD,
+    # What the delegation can fix.
+    "unknown_sender": Action.REJECT,
+    "late": Action.REJECT,
+    "no_statement": Action.REJECT,
+    "several_statements": Action.REJECT,
+    "statement_not_word": Action.REJECT,
+    "statement_legacy_word": Action.REJECT,
+    "statement_unreadable": Action.REJECT,
+    "statement_empty": Action.REJECT,
+    "no_cover_letter": Action.REJECT,
+    # Accepted, with a remark in the acknowledgement.
+    "over_word_limit": Action.NOTE,
+}
+
+DEFAULT_CHECKS: list[str] = [
+    "automatic_traffic",
+    "own_address",
+    "duplicate",
+    "known_sender",
+    "open_meeting",
+    "deadline",
+    "statement",
+    "cover_letter",
+    "word_limit",
+]
+
+
+class WorkerSettings(Strict):
+    poll_interval: int = Field(default=60, ge=5, description="seconds between mailbox polls")
+    outbox_interval: int = Field(default=30, ge=5, description="seconds between outbox flushes")
+    # A reply claimed by a worker that died is retried after this long.
+    stale_claim: timedelta = timedelta(minutes=10)
+
+
+class Settings(Strict):
+    paths: PathsSettings = PathsSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
+    mailbox: MailboxSettings = MailboxSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    contacts: ContactSettings = ContactSettings()
+    replies: RepliesSettings = RepliesSettings()
+    worker: WorkerSettings = WorkerSettings()
+    meetings: list[MeetingSettings] = []
+    missions: dict[str, MissionSettings] = {}
+    checks: list[str] = Field(default_factory=lambda: list(DEFAULT_CHECKS))
+    decision: dict[str, Action] = Field(default_factory=lambda: dict(DEFAULT_DECISION_TABLE))
+    # Where the file was read from; relative paths are resolved against the CWD.
+    source: Path | None = None
+
+    @field_validator("missions")
+    @classmethod
+    def _known_missions(cls, value: dict[str, MissionSettings]) -> dict[str, MissionSettings]:
+        normalised: dict[str, MissionSettings] = {}
+        for code, mission in value.items():
+            info = find_mission(code)
+            if info is None:
+                raise ValueError(
+                    f"unknown mission code {code!r}: use an ISO alpha-3 code such as FRA "
+                    "(`intake missions list` shows them all)"
+                )
+            normalised[info.code] = mission
+        return normalised
+
+    @field_validator("decision", mode="before")
+    @classmethod
+    def _merge_decision(cls, value: Any) -> Any:
+        # The file lists only what it changes; the rest keeps the shipped table.
+        if isinstance(value, dict):
+            merged: dict[str, Any] = dict(DEFAULT_DECISION_TABLE)
+            merged.update(value)
+            return merged
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        codes = [m.code for m in self.meetings]
+        for code in codes:
+            if codes.count(code) > 1:
+                raise ValueError(f"meetings: the code {code!r} is used twice")
+        owners: dict[str, str] = {}
+        for mission_code, mission in self.missions.items():
+            for sender in mission.senders:
+                other = owners.get(sender)
+                if other is not None and other != mission_code:
+                    raise ValueError(
+                        f"missions.{mission_code}.senders: {sender!r} is already allowed for "
+                        f"{other}; one address or domain can speak for one mission only"
+                    )
+                owners[sender] = mission_code
+        return self
+
+    @property
+    def data_dir(self) -> Path:
+        return self.paths.data_dir
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_dir / 'intake.db').absolute()}"
+
+    @property
+    def storage_path(self) -> Path:
+        return self.storage.path if self.storage.path is not None else self.data_dir / "files"
+
+    @property
+    def templates_dir(self) -> Path:
+        if self.replies.templates_dir is not None:
+            return self.replies.templates_dir
+        if self.source is not None:
+            beside = self.source.parent / "templates"
+            if beside.is_dir():
+                return beside
+        return Path(__file__).resolve().parents[2] / "config" / "templates"
+
+    def meeting(self, code: str) -> MeetingSettings | None:
+        for meeting in self.meetings:
+            if meeting.code == code.upper():
+                return meeting
+        return None

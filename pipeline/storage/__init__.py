@@ -1,0 +1,1 @@
+"""Storage: tables, database engines, the content-addressed file store."""

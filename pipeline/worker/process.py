@@ -1,0 +1,444 @@
+"""One message, one transaction.
+
+Understanding and checking happen outside the transaction (they can be slow); then one
+transaction writes the ledger entry, the submission, its documents, the decision with
+its reasons, the reply into the outbox and the audit events, or nothing at all. The
+mailbox is touched only after this commit, by the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from pipeline.checks.base import Check
+from pipeline.decision.decide import DecisionResult, JudgedReason, decide, run_checks
+from pipeline.mailbox.imap import FetchedMessage
+from pipeline.message.facts import Facts, gather_facts
+from pipeline.message.parse import ParsedMessage, UnreadableMessage, parse_message
+from pipeline.replies.compose import FiledFile, compose_reply
+from pipeline.replies.outbox import reply_message_id
+from pipeline.replies.templates import ReplyTemplates
+from pipeline.settings.models import Action, Settings
+from pipeline.storage import models as m
+from pipeline.storage.blobs import BlobStore, safe_filename
+from pipeline.storage.db import session_scope
+from pipeline.storage.directory import Directory
+from pipeline.storage.references import UNROUTED_PREFIX, next_reference
+
+log = logging.getLogger(__name__)
+
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every message of a run shares; built once per run."""
+
+    engine: Engine
+    settings: Settings
+    directory: Directory
+    templates: ReplyTemplates
+    checks: Sequence[Check]
+    blobs: BlobStore
+    mailbox: str
+    uidvalidity: int
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        return frozenset({self.settings.smtp.sender, self.settings.mailbox.username.lower()})
+
+    @property
+    def reply_domain(self) -> str:
+        return self.settings.smtp.sender.rsplit("@", 1)[1]
+
+
+@dataclass(frozen=True)
+class Filed:
+    record_id: int
+    outcome: m.MessageOutcome
+    target_folder: str
+    reference: str | None = None
+
+
+def folder_for(settings: Settings, outcome: m.MessageOutcome) -> str:
+    folders = settings.mailbox.folders
+    return {
+        m.MessageOutcome.ACCEPTED: folders.accepted,
+        m.MessageOutcome.REJECTED: folders.rejected,
+        m.MessageOutcome.HELD: folders.held,
+        m.MessageOutcome.IGNORED: folders.ignored,
+    }[outcome]
+
+
+def process_message(ctx: RunContext, fetched: FetchedMessage) -> Filed | None:
+    """File one fetched message. None when another worker filed it first."""
+    raw_sha256 = ctx.blobs.put(fetched.raw)
+    try:
+        parsed = parse_message(fetched.raw)
+    except UnreadableMessage as error:
+        return _file_failure(ctx, fetched, raw_sha256, None, m.Stage.PARSE, str(error))
+    try:
+        duplicate_of = _find_duplicate(ctx, parsed, raw_sha256)
+        facts = gather_facts(
+            parsed,
+            received_at=fetched.internaldate,
+            raw_sha256=raw_sha256,
+            directory=ctx.directory,
+            own_addresses=ctx.own_addresses,
+            duplicate_of=duplicate_of,
+        )
+        decision = decide(run_checks(ctx.checks, facts), ctx.settings.decision)
+    except Exception:  # one bad message must never stop the batch
+        log.exception("checking UID %s failed", fetched.uid)
+        return _file_failure(ctx, fetched, raw_sha256, parsed, m.Stage.CHECK, _tail())
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _file(ctx, fetched, facts, decision)
+        except IntegrityError:
+            if _already_filed(ctx, fetched) is not None:
+                return None
+            if attempt == _ATTEMPTS - 1:
+                log.exception("filing UID %s kept colliding", fetched.uid)
+        except Exception:
+            log.exception("filing UID %s failed", fetched.uid)
+            break
+    return _file_failure(ctx, fetched, raw_sha256, parsed, m.Stage.STORE, _tail())
+
+
+def _tail() -> str:
+    return traceback.format_exc(limit=3)[-2000:]
+
+
+def _already_filed(ctx: RunContext, fetched: FetchedMessage) -> m.MessageRecord | None:
+    with Session(ctx.engine) as session:
+        return session.exec(
+            select(m.MessageRecord).where(
+                m.MessageRecord.mailbox == ctx.mailbox,
+                m.MessageRecord.uidvalidity == ctx.uidvalidity,
+                m.MessageRecord.uid == fetched.uid,
+            )
+        ).first()
+
+
+def _find_duplicate(ctx: RunContext, parsed: ParsedMessage, raw_sha256: str) -> int | None:
+    """The same mail delivered twice: same bytes, or same Message-ID from the same sender."""
+    with Session(ctx.engine) as session:
+        same_bytes = sa.and_(col(m.MessageRecord.raw_sha256) == raw_sha256)
+        condition = same_bytes
+        if parsed.message_id:
+            condition = sa.or_(
+                same_bytes,
+                sa.and_(
+                    col(m.MessageRecord.message_id) == parsed.message_id,
+                    col(m.MessageRecord.sender) == parsed.sender,
+                ),
+            )
+        return session.exec(
+            select(m.MessageRecord.id)
+            .where(condition)
+            .where(col(m.MessageRecord.duplicate_of_id).is_(None))
+            .order_by(col(m.MessageRecord.id))
+        ).first()
+
+
+def _record(
+    ctx: RunContext,
+    fetched: FetchedMessage,
+    raw_sha256: str,
+    parsed: ParsedMessage | None,
+    outcome: m.MessageOutcome,
+    reason: str | None,
+) -> m.MessageRecord:
+    return m.MessageRecord(
+        mailbox=ctx.mailbox,
+        uidvalidity=ctx.uidvalidity,
+        uid=fetched.uid,
+        message_id=parsed.message_id if parsed else None,
+        raw_sha256=raw_sha256,
+        size=fetched.size,
+        received_at=fetched.internaldate,
+        sender=parsed.sender if parsed else None,
+        subject=parsed.subject[:998] if parsed else None,
+        outcome=outcome,
+        reason=reason,
+        target_folder=folder_for(ctx.settings, outcome),
+    )
+
+
+def _file(
+    ctx: RunContext, fetched: FetchedMessage, facts: Facts, decision: DecisionResult
+) -> Filed:
+    # Attachments go to the store before the transaction: content-addressed, idempotent.
+    digests = [ctx.blobs.put(a.content) for a in facts.message.attachments]
+    with session_scope(ctx.engine) as session:
+        record = _record(
+            ctx, fetched, facts.raw_sha256, facts.message, decision.outcome, decision.first_code
+        )
+        if decision.outcome is m.MessageOutcome.IGNORED:
+            record.duplicate_of_id = facts.duplicate_of
+            session.add(record)
+            session.flush()
+            assert record.id is not None
+            session.add(
+                m.AuditEvent(
+                    kind=m.AuditKind.MESSAGE_DUPLICATE
+                    if facts.duplicate_of is not None
+                    else m.AuditKind.MESSAGE_IGNORED,
+                    message_record_id=record.id,
+                    detail={"reasons": decision.codes, "sender": facts.message.sender},
+                )
+            )
+            return Filed(record.id, decision.outcome, record.target_folder)
+        session.add(record)
+        session.flush()
+        assert record.id is not None
+        return _file_submission(ctx, session, record, facts, decision, digests)
+
+
+def _file_submission(
+    ctx: RunContext,
+    session: Session,
+    record: m.MessageRecord,
+    facts: Facts,
+    decision: DecisionResult,
+    digests: list[str],
+) -> Filed:
+    assert record.id is not None
+    meeting = facts.meeting
+    mission = facts.mission
+    reference = next_reference(session, meeting.code if meeting else UNROUTED_PREFIX)
+    status = m.SubmissionStatus(decision.outcome.value)
+    notes = list(decision.reasons)
+
+    supersedes: m.Submission | None = None
+    if status is m.SubmissionStatus.ACCEPTED and meeting is not None and mission is not None:
+        current = session.exec(
+            select(m.Submission).where(
+                m.Submission.meeting_id == meeting.id,
+                m.Submission.mission_id == mission.id,
+                m.Submission.status == m.SubmissionStatus.ACCEPTED,
+            )
+        ).first()
+        if current is not None and current.received_at <= facts.received_at:
+            current.status = m.SubmissionStatus.SUPERSEDED
+            current.updated_at = m.utcnow()
+            session.add(current)
+            session.flush()  # the partial unique index must see it gone first
+            supersedes = current
+        elif current is not None:
+            # A message that reached the server earlier but was filed later (it was
+            # held, or retried) never replaces a newer statement.
+            status = m.SubmissionStatus.SUPERSEDED
+            notes.append(
+                JudgedReason("newer_on_file", Action.NOTE, {"reference": current.reference})
+            )
+
+    submission = m.Submission(
+        reference=reference,
+        meeting_id=meeting.id if meeting else None,
+        mission_id=mission.id if mission else None,
+        message_record_id=record.id,
+        sender=facts.message.sender,
+        received_at=facts.received_at,
+        status=status,
+        supersedes_id=supersedes.id if supersedes else None,
+        word_count=facts.statement.text.word_count
+        if facts.statement and facts.statement.text
+        else None,
+    )
+    session.add(submission)
+    session.flush()
+    assert submission.id is not None
+
+    files = _documents(session, submission.id, facts, digests)
+
+    decision_row = m.Decision(submission_id=submission.id, status=status)
+    session.add(decision_row)
+    session.flush()
+    assert decision_row.id is not None
+    for reason in notes:
+        session.add(
+            m.DecisionReason(
+                decision_id=decision_row.id,
+                code=reason.code,
+                action=reason.action,
+                params=dict(reason.params),
+            )
+        )
+
+    events = [
+        m.AuditEvent(
+            kind=m.AuditKind.SUBMISSION_FILED,
+            submission_id=submission.id,
+            message_record_id=record.id,
+            detail={"reference": reference, "sender": facts.message.sender},
+        ),
+        m.AuditEvent(
+            kind=m.AuditKind.DECISION,
+            submission_id=submission.id,
+            message_record_id=record.id,
+            detail={"status": status.value, "reasons": [r.code for r in notes]},
+        ),
+    ]
+    if supersedes is not None:
+        events.append(
+            m.AuditEvent(
+                kind=m.AuditKind.SUBMISSION_SUPERSEDED,
+                submission_id=supersedes.id,
+                message_record_id=supersedes.message_record_id,
+                detail={"superseded_by": reference},
+            )
+        )
+
+    composed = compose_reply(
+        templates=ctx.templates,
+        settings=ctx.settings,
+        facts=facts,
+        decision=DecisionResult(decision.outcome, tuple(notes)),
+        reference=reference,
+        files=files,
+        supersedes=supersedes.reference if supersedes else None,
+    )
+    if composed is not None:
+        original_id = facts.message.message_id
+        reply = m.Reply(
+            message_record_id=record.id,
+            submission_id=submission.id,
+            decision_id=decision_row.id,
+            kind=composed.kind,
+            to_address=composed.to_address,
+            subject=composed.rendered.subject,
+            body=composed.rendered.body,
+            message_id=reply_message_id(
+                kind=composed.kind.value,
+                record_id=record.id,
+                decision_id=decision_row.id,
+                domain=ctx.reply_domain,
+            ),
+            in_reply_to=original_id,
+            references=original_id,
+        )
+        session.add(reply)
+        events.append(
+            m.AuditEvent(
+                kind=m.AuditKind.REPLY_QUEUED,
+                submission_id=submission.id,
+                message_record_id=record.id,
+                detail={"kind": composed.kind.value, "to": composed.to_address},
+            )
+        )
+    session.add_all(events)
+    session.flush()
+    return Filed(record.id, decision.outcome, record.target_folder, reference)
+
+
+def _documents(
+    session: Session, submission_id: int, facts: Facts, digests: list[str]
+) -> list[FiledFile]:
+    roles: dict[int, m.DocumentRole] = {}
+    for document in facts.documents.statements:
+        roles[id(document.attachment)] = m.DocumentRole.STATEMENT
+    for document in facts.documents.cover_letters:
+        roles[id(document.attachment)] = m.DocumentRole.COVER_LETTER
+    types = {
+        id(d.attachment): d.file_type.value
+        for d in (
+            *facts.documents.statements,
+            *facts.documents.cover_letters,
+            *facts.documents.others,
+        )
+    }
+    used: set[str] = set()
+    files: list[FiledFile] = []
+    for attachment, digest in zip(facts.message.attachments, digests, strict=True):
+        role = roles.get(id(attachment), m.DocumentRole.OTHER)
+        name = safe_filename(attachment.filename, fallback=f"{role.value}")
+        unique, counter = name, 1
+        while unique.lower() in used:
+            counter += 1
+            stem, dot, ext = name.rpartition(".")
+            unique = f"{stem}-{counter}.{ext}" if dot else f"{name}-{counter}"
+        used.add(unique.lower())
+        session.add(
+            m.Document(
+                submission_id=submission_id,
+                role=role,
+                filename=attachment.filename or unique,
+                safe_name=unique,
+                sha256=digest,
+                size=attachment.size,
+                declared_type=attachment.declared_type,
+                detected_type=types.get(id(attachment), "other"),
+            )
+        )
+        if role is not m.DocumentRole.OTHER:
+            files.append(FiledFile(role.value, attachment.filename or unique))
+    files.sort(key=lambda f: 0 if f.role == "statement" else 1)
+    return files
+
+
+def _file_failure(
+    ctx: RunContext,
+    fetched: FetchedMessage,
+    raw_sha256: str,
+    parsed: ParsedMessage | None,
+    stage: m.Stage,
+    error: str,
+) -> Filed | None:
+    """Hold a message we could not process, with the stage that failed, for the desk.
+
+    No automatic reply: when understanding failed we cannot be sure a reply is safe
+    (it may be a bounce or a forgery); the desk answers when it decides.
+    """
+    try:
+        with session_scope(ctx.engine) as session:
+            record = _record(
+                ctx, fetched, raw_sha256, parsed, m.MessageOutcome.HELD, "internal_error"
+            )
+            record.failed_stage = stage
+            record.error = error
+            session.add(record)
+            session.flush()
+            assert record.id is not None
+            reference = next_reference(session, UNROUTED_PREFIX)
+            submission = m.Submission(
+                reference=reference,
+                message_record_id=record.id,
+                sender=parsed.sender if parsed else None,
+                received_at=fetched.internaldate,
+                status=m.SubmissionStatus.HELD,
+            )
+            session.add(submission)
+            session.flush()
+            assert submission.id is not None
+            decision_row = m.Decision(submission_id=submission.id, status=m.SubmissionStatus.HELD)
+            session.add(decision_row)
+            session.flush()
+            assert decision_row.id is not None
+            session.add(
+                m.DecisionReason(
+                    decision_id=decision_row.id,
+                    code="internal_error",
+                    action=Action.HOLD,
+                    params={"stage": stage.value},
+                )
+            )
+            session.add(
+                m.AuditEvent(
+                    kind=m.AuditKind.PROCESSING_FAILED,
+                    submission_id=submission.id,
+                    message_record_id=record.id,
+                    detail={"stage": stage.value, "error": error[-500:]},
+                )
+            )
+            return Filed(record.id, m.MessageOutcome.HELD, record.target_folder, reference)
+    except IntegrityError:
+        return None  # another worker filed it

@@ -1,0 +1,311 @@
+"""Fixtures: a real Dovecot, a real SMTP server, SQLite and PostgreSQL.
+
+Every story runs against both databases. PostgreSQL is the server at 127.0.0.1:5432
+(trust auth); each test session works in a database of its own, created and dropped
+here. Outside CI a missing PostgreSQL skips those runs with a clear reason; in CI
+(`CI=true`) it fails them, so a green CI always means both databases were tested.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, select
+
+from pipeline.devservers.dovecot import ThrowawayDovecot
+from pipeline.devservers.smtp import CapturedMessage, CapturingSMTPServer
+from pipeline.settings import Settings, parse_settings
+from pipeline.storage import models as m
+from pipeline.storage.db import make_engine
+from pipeline.storage.queries import SubmissionRow, list_submissions
+from pipeline.worker.run import RunReport, run_once
+
+NEW_YORK = ZoneInfo("America/New_York")
+SUBMISSIONS = "submissions@intake.example"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+_user_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[ThrowawayDovecot]:
+    with ThrowawayDovecot() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[CapturingSMTPServer]:
+    with CapturingSMTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp(smtp_server: CapturingSMTPServer) -> Iterator[CapturingSMTPServer]:
+    smtp_server.clear()
+    smtp_server.reject_with = None
+    if not smtp_server.running:
+        smtp_server.start()
+    yield smtp_server
+    smtp_server.reject_with = None
+    if not smtp_server.running:
+        smtp_server.start()
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as error:
+        return str(error).strip().splitlines()[0]
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    problem = _postgres_reachable()
+    if problem is not None:
+        message = f"PostgreSQL at 127.0.0.1:5432 is not reachable: {problem}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"intake_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'intake.db'}"
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    engine = sa.create_engine(url)
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+    yield url
+    engine = sa.create_engine(url)
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+
+
+PKO_SAFETY = {
+    "code": "PKO-SAFETY",
+    "title": (
+        "United Nations peacekeeping operations: improving the safety and security of "
+        "peacekeepers"
+    ),
+    "date": "2021-05-24",
+}
+
+MISSIONS: dict[str, dict[str, list[str]]] = {
+    "FRA": {"senders": ["france@un.int", "@diplomatie.gouv.fr"]},
+    "CIV": {"senders": ["cotedivoire@un.int"]},
+    "GHA": {"senders": ["ghana@un.int"]},
+    "JPN": {"senders": ["japan@un.int"]},
+    "BRA": {"senders": ["brazil@un.int"]},
+    "VAT": {"senders": ["holysee@un.int"]},
+    "EUU": {"senders": ["@eeas.europa.eu"]},
+}
+
+
+@dataclass
+class Intake:
+    """The system under test, seen from the outside: a mailbox, a worker, replies, a queue."""
+
+    dovecot: ThrowawayDovecot
+    smtp: CapturingSMTPServer
+    user: str
+    password: str
+    settings: Settings
+    config_data: dict[str, Any]
+    tmp_path: Path
+    reports: list[RunReport] = field(default_factory=list)
+
+    def deliver(self, raw: bytes, *, at: datetime | None = None) -> int:
+        """A mail reaches the submissions mailbox; `at` is the server's time of receipt."""
+        return self.dovecot.append(self.user, self.password, raw, internaldate=at)
+
+    def run(self, **kwargs: Any) -> RunReport:
+        report = run_once(self.settings, **kwargs)
+        self.reports.append(report)
+        return report
+
+    def replies(self, count: int | None = None, timeout: float = 5.0) -> list[CapturedMessage]:
+        if count is None:
+            return list(self.smtp.messages)
+        return self.smtp.wait_for(count, timeout)
+
+    def replies_to(self, address: str) -> list[CapturedMessage]:
+        return [r for r in self.smtp.messages if address in r.rcpt_tos]
+
+    def queue(self, **filters: Any) -> list[SubmissionRow]:
+        engine = make_engine(self.settings.database_url)
+        try:
+            with Session(engine) as session:
+                return list_submissions(session, **filters)
+        finally:
+            engine.dispose()
+
+    def ledger(self) -> list[m.MessageRecord]:
+        engine = make_engine(self.settings.database_url)
+        try:
+            with Session(engine) as session:
+                return list(session.exec(select(m.MessageRecord).order_by(m.MessageRecord.id)))
+        finally:
+            engine.dispose()
+
+    def rows(self, model: type[Any]) -> list[Any]:
+        engine = make_engine(self.settings.database_url)
+        try:
+            with Session(engine) as session:
+                return list(session.exec(select(model)))
+        finally:
+            engine.dispose()
+
+    def folder(self, name: str) -> list[int]:
+        """UIDs in a folder given as in the config (`Intake/Accepted`); [] if it is absent."""
+        server_name = name.replace("/", self.delimiter)
+        if server_name not in self.dovecot.list_folders(self.user, self.password):
+            return []
+        return self.dovecot.folder_uids(self.user, self.password, server_name)
+
+    @property
+    def inbox(self) -> list[int]:
+        return self.dovecot.folder_uids(self.user, self.password, "INBOX")
+
+    @property
+    def delimiter(self) -> str:
+        with self.dovecot.imap_client(self.user, self.password) as client:
+            folders = client.list_folders()
+        for _flags, delimiter, _name in folders:
+            if delimiter:
+                return delimiter.decode() if isinstance(delimiter, bytes) else str(delimiter)
+        return "/"
+
+    def write_config(self, path: Path | None = None, **changes: Any) -> Path:
+        """The same configuration as a TOML file, for tests that run the real command."""
+        data = _merge(self.config_data, changes)
+        path = path or self.tmp_path / "intake.toml"
+        path.write_text(_to_toml(data), encoding="utf-8")
+        return path
+
+    def reconfigure(self, **changes: Any) -> None:
+        self.config_data = _merge(self.config_data, changes)
+        self.settings = parse_settings(self.config_data, environ={})
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """Just enough TOML for test configurations (tables, arrays of tables, scalars)."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    arrays: list[tuple[str, list[dict[str, Any]]]] = []
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            tables.append((name, value))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            arrays.append((name, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    out = "\n".join(lines) + ("\n" if lines else "")
+    for name, table in tables:
+        out += f"\n[{name}]\n" + _to_toml(table, name)
+    for name, items in arrays:
+        for item in items:
+            out += f"\n[[{name}]]\n" + _to_toml(item, name)
+    return out
+
+
+@pytest.fixture
+def intake(
+    dovecot: ThrowawayDovecot,
+    smtp: CapturingSMTPServer,
+    database_url: str,
+    tmp_path: Path,
+) -> Intake:
+    """A fresh submissions mailbox, an empty database and a configured Intake."""
+    user = f"submissions{next(_user_numbers)}"
+    password = "correct horse"
+    dovecot.add_user(user, password)
+    data: dict[str, Any] = {
+        "paths": {"data_dir": str(tmp_path / "data")},
+        "database": {"url": database_url},
+        "mailbox": {
+            "host": dovecot.host,
+            "port": dovecot.port,
+            "security": "none",
+            "username": user,
+            "password": password,
+            "timeout": 10,
+        },
+        "smtp": {
+            "host": smtp.host,
+            "port": smtp.port,
+            "security": "none",
+            "sender": SUBMISSIONS,
+            "timeout": 10,
+        },
+        "contacts": {
+            "service_desk": "the service desk at servicedesk@intake.example",
+            "secretariat": "the Security Council Affairs Division",
+        },
+        "meetings": [dict(PKO_SAFETY)],
+        "missions": MISSIONS,
+    }
+    return Intake(
+        dovecot=dovecot,
+        smtp=smtp,
+        user=user,
+        password=password,
+        settings=parse_settings(data, environ={}),
+        config_data=data,
+        tmp_path=tmp_path,
+    )
+
+
+def ny(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    """A moment in New York time, as the deadline rules are written."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=NEW_YORK)
+
+
+def text_of(reply: CapturedMessage) -> str:
+    """A reply's text with line breaks folded, so phrases can be looked for whole."""
+    return " ".join(str(reply.message.get_content()).split())
