@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.smtp import CapturedMessage, CapturingSMTPServer
@@ -108,8 +108,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 PKO_SAFETY = {
     "code": "PKO-SAFETY",
     "title": (
-        "United Nations peacekeeping operations: improving the safety and security of "
-        "peacekeepers"
+        "United Nations peacekeeping operations: improving the safety and security of peacekeepers"
     ),
     "date": "2021-05-24",
 }
@@ -167,7 +166,7 @@ class Intake:
         engine = make_engine(self.settings.database_url)
         try:
             with Session(engine) as session:
-                return list(session.exec(select(m.MessageRecord).order_by(m.MessageRecord.id)))
+                return list(session.exec(select(m.MessageRecord).order_by(col(m.MessageRecord.id))))
         finally:
             engine.dispose()
 

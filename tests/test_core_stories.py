@@ -14,7 +14,10 @@ ON_TIME = ny(2021, 5, 20, 10, 0)
 
 def submission(mission: str, sender: str, **options: object) -> bytes:
     return samples.submission_email(
-        mission_name=mission, sender=sender, to=SUBMISSIONS, **options  # type: ignore[arg-type]
+        mission_name=mission,
+        sender=sender,
+        to=SUBMISSIONS,
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -34,7 +37,8 @@ def test_a_delegation_sends_its_statement_on_time_and_receives_an_acknowledgemen
     assert row.reference == "PKO-SAFETY-0001"
     assert row.statement_filename == "Statement_France.docx"
     assert row.cover_letter_filename == "Cover_letter_France.pdf"
-    assert row.word_count is not None and 300 < row.word_count < 450
+    assert row.word_count is not None
+    assert 300 < row.word_count < 450
     assert intake.inbox == []
     assert len(intake.folder("Intake/Accepted")) == 1
 
@@ -44,7 +48,8 @@ def test_a_delegation_sends_its_statement_on_time_and_receives_an_acknowledgemen
     assert "PKO-SAFETY-0001" in reply.message["Subject"]
     assert "accepted" in text
     assert "Thursday 20 May 2021, 10:00 New York time (UTC-04:00)" in text
-    assert "Statement_France.docx" in text and "Cover_letter_France.pdf" in text
+    assert "Statement_France.docx" in text
+    assert "Cover_letter_France.pdf" in text
     assert "servicedesk@intake.example" in text
     assert reply.message["Auto-Submitted"] == "auto-replied"
     original_id = samples_message_id(intake, "france@un.int")
@@ -62,8 +67,10 @@ def samples_message_id(intake: Intake, sender: str) -> str:
 def test_a_statement_one_minute_after_the_deadline_is_rejected_as_late(intake: Intake) -> None:
     """The deadline is the end of the meeting day in New York, judged on the server's
     time of receipt, not on the sender's Date: header (which here claims to be in time)."""
-    intake.deliver(submission("Ghana", "ghana@un.int", date=ny(2021, 5, 24, 20, 0)),
-                   at=ny(2021, 5, 25, 0, 0, 59))
+    intake.deliver(
+        submission("Ghana", "ghana@un.int", date=ny(2021, 5, 24, 20, 0)),
+        at=ny(2021, 5, 25, 0, 0, 59),
+    )
     intake.deliver(submission("Japan", "japan@un.int"), at=ny(2021, 5, 24, 23, 59, 59))
 
     intake.run()
@@ -147,7 +154,11 @@ def test_several_problems_are_listed_in_one_reply(intake: Intake) -> None:
     assert set(row.reasons) == {"unknown_sender", "late", "statement_not_word", "no_cover_letter"}
     [reply] = intake.replies(1)
     assert "There are 4 problems" in text_of(reply)
-    numbered = [line for line in reply.message.get_content().splitlines() if line[:3] in ("1. ", "2. ", "3. ", "4. ")]
+    numbered = [
+        line
+        for line in reply.message.get_content().splitlines()
+        if line[:3] in ("1. ", "2. ", "3. ", "4. ")
+    ]
     assert len(numbered) == 4
 
 
@@ -215,7 +226,9 @@ def test_a_second_run_changes_nothing_and_sends_nothing(intake: Intake) -> None:
 
     report = intake.run()
 
-    assert report.waiting == 0 and report.processed == 0 and report.replies.sent == 0
+    assert report.waiting == 0
+    assert report.processed == 0
+    assert report.replies.sent == 0
     assert len(intake.queue()) == 2
     assert len(intake.ledger()) == 2
     assert len(intake.replies()) == 2
@@ -307,9 +320,7 @@ def test_a_statement_for_a_closed_meeting_is_rejected(intake: Intake) -> None:
             },
         ]
     )
-    intake.deliver(
-        submission("Japan", "japan@un.int", subject="OLD-DEBATE statement"), at=ON_TIME
-    )
+    intake.deliver(submission("Japan", "japan@un.int", subject="OLD-DEBATE statement"), at=ON_TIME)
 
     intake.run()
 

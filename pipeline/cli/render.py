@@ -15,9 +15,13 @@ STATUS_COLOURS = {"accepted": "green", "rejected": "red", "held": "yellow", "sup
 def submissions_table(rows: Sequence[SubmissionRow], title: str | None = None) -> Table:
     """The queue as a table. Everything that came from an email is escaped."""
     table = Table(title=title or f"Submissions ({len(rows)})", title_justify="left")
-    for column in ("Reference", "Received", "Mission", "Status", "Reasons", "Statement", "Words"):
-        table.add_column(column, overflow="fold")
-    table.add_column("Reply", overflow="fold")
+    table.add_column("Reference", no_wrap=True)
+    table.add_column("Received", no_wrap=True)
+    table.add_column("Mission", overflow="fold")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Reasons", overflow="fold", min_width=16)
+    table.add_column("Words", justify="right")
+    table.add_column("Reply", overflow="fold", min_width=20)
     for row in rows:
         colour = STATUS_COLOURS.get(row.status, "white")
         table.add_row(
@@ -25,8 +29,7 @@ def submissions_table(rows: Sequence[SubmissionRow], title: str | None = None) -
             row.received_at.strftime("%d %b %H:%M %Z"),
             escape(row.mission_name or row.sender or "?"),
             f"[{colour}]{row.status}[/]",
-            ", ".join(row.reasons),
-            escape(row.statement_filename or ""),
+            "\n".join(row.reasons),
             str(row.word_count) if row.word_count is not None else "",
             escape(row.reply or ""),
         )

@@ -61,6 +61,9 @@ _MAX_RUN_DIR_LEN = 70
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
 _CAPABILITY_LINE = re.compile(rb"^\* CAPABILITY (.*?)\r?$", re.MULTILINE)
 _BIND_CONFLICT = "Address already in use"
+# The master logs this as soon as it handles SIGTERM, before it stops services.
+_SHUTDOWN_LOGGED = "master: Warning: Killed with signal"
+_SHUTDOWN_LOG_WAIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -124,12 +127,13 @@ def _conf_path(path: Path) -> str:
     return text.replace("%", "%%")
 
 
-def _live_group_members(pgid: int) -> list[int]:
-    """PIDs of non-zombie processes in process group ``pgid``.
+def _live_group_members(pgid: int, *, zombies: bool = False) -> list[int]:
+    """PIDs of processes in process group ``pgid`` (without zombies by default).
 
-    Zombies are excluded on purpose: when the master dies first its children
-    are re-parented to PID 1, which in containers does not always reap them,
-    and a zombie holds no port, socket or file.
+    Zombies are excluded by default: a child whose parent died is re-parented
+    to PID 1, which in containers may reap late, and a zombie holds no port,
+    socket or file.  ``zombies=True`` counts them, to see whether the master
+    has reaped its children yet.
     """
     proc = Path("/proc")
     if not proc.is_dir():  # not Linux: fall back to "does the group exist"
@@ -150,7 +154,7 @@ def _live_group_members(pgid: int) -> list[int]:
             continue
         # "pid (comm) state ppid pgrp ..."; comm may contain spaces and ")".
         fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+        if len(fields) > 2 and int(fields[2]) == pgid and (zombies or fields[0] not in "ZX"):
             members.append(int(entry.name))
     return members
 
@@ -341,31 +345,21 @@ class ThrowawayDovecot:
             raise
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop Dovecot (SIGTERM, then SIGKILL) and wait until no process is left.
+        """Stop Dovecot, drop its client connections, wait until no process is left.
 
-        Mail, users and the port are kept for a later ``start()``.  Dovecot's
-        processes run in their own process group, so stragglers (e.g. an imap
-        process serving a client) are found and killed even if the master is
-        already gone.
+        Mail, users and the port are kept for a later ``start()``.  See
+        ``_terminate`` for the shutdown sequence (~0.1 s instead of Dovecot's
+        own ~1.1 s, and without leaving IMAP sessions running).  Dovecot's
+        processes share their own process group, so any straggler is found
+        and killed even if the master is already gone.
         """
         proc, self._proc = self._proc, None
         try:
             if proc is not None:
-                pgid = proc.pid
                 try:
-                    if proc.poll() is None:
-                        # The whole group, not just the master: the master
-                        # alone takes ~1 s to shut its children down, the
-                        # group exits in a few ms (each process handles
-                        # SIGTERM itself; maildir saves are atomic renames).
-                        _signal_group(pgid, signal.SIGTERM)
-                        try:
-                            proc.wait(timeout)
-                        except subprocess.TimeoutExpired:
-                            _signal_group(pgid, signal.SIGKILL)
-                            proc.wait(5)
+                    self._terminate(proc, timeout)
                 finally:
-                    self._reap_group(pgid)
+                    self._reap_group(proc.pid)
         finally:
             if self._log_handle is not None:
                 self._log_handle.close()
@@ -774,19 +768,57 @@ service auth-worker {{
         except OSError:
             return ""
 
+    def _terminate(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
+        """Shut the master down quickly without racing its service respawning.
+
+        1. SIGTERM the master only and wait until it logs that it is shutting
+           down (from then on it no longer respawns services that die).
+        2. SIGTERM its children: on its own the master only sends SIGQUIT to
+           processes serving clients, which keeps existing IMAP sessions alive
+           after "stop" - wrong for an outage test.
+        3. Once the master has reaped all children (so none is left as a
+           zombie for PID 1), SIGKILL it: it would only sleep a fixed second
+           for its log process before exiting.
+        """
+        if proc.poll() is None:
+            log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            children_signalled = False
+            while proc.poll() is None and time.monotonic() - started < timeout:
+                children = [
+                    pid for pid in _live_group_members(proc.pid, zombies=True) if pid != proc.pid
+                ]
+                if not children_signalled and (
+                    _SHUTDOWN_LOGGED in self._log_since(log_offset)
+                    or time.monotonic() - started > _SHUTDOWN_LOG_WAIT
+                ):
+                    for pid in children:
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.kill(pid, signal.SIGTERM)
+                    children_signalled = True
+                elif children_signalled and not children:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                    break
+                time.sleep(0.01)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
     @staticmethod
     def _reap_group(pgid: int) -> None:
-        """Wait for, then kill, any process left in Dovecot's process group."""
-        for signum, grace in ((None, 2.0), (signal.SIGKILL, 5.0)):
-            if signum is not None:
-                _signal_group(pgid, signum)
-            deadline = time.monotonic() + grace
-            while _live_group_members(pgid):
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.02)
-            else:
+        """Make sure no process of Dovecot's process group survives."""
+        for signum, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+            if not _live_group_members(pgid):
                 return
+            _signal_group(pgid, signum)
+            deadline = time.monotonic() + grace
+            while _live_group_members(pgid) and time.monotonic() < deadline:
+                time.sleep(0.01)
         left = _live_group_members(pgid)
         if left:
             raise DevServerError(f"dovecot processes {left} survived SIGKILL")

@@ -169,16 +169,18 @@ class Mailbox:
                 ) from None
             for uid in chunk:
                 data = response.get(uid)
-                if data is None or b"BODY[]" not in data:
+                body = data.get(b"BODY[]") if data is not None else None
+                if data is None or body is None:
+                    # Moved or expunged meanwhile (by another worker): not ours to handle.
                     continue
                 internaldate = data[b"INTERNALDATE"]
                 if internaldate.tzinfo is None:
                     internaldate = internaldate.replace(tzinfo=UTC)
                 yield FetchedMessage(
                     uid=uid,
-                    raw=bytes(data[b"BODY[]"]),
+                    raw=bytes(body),
                     internaldate=internaldate.astimezone(UTC),
-                    size=int(data.get(b"RFC822.SIZE", len(data[b"BODY[]"]))),
+                    size=int(data.get(b"RFC822.SIZE") or len(body)),
                 )
 
     # -- moving -------------------------------------------------------------------------
@@ -206,25 +208,47 @@ class Mailbox:
         return name
 
     def move(self, uids: Sequence[int], folder: str) -> None:
-        """MOVE when the server has it; otherwise COPY, flag deleted, UID EXPUNGE."""
+        """MOVE when the server has it; otherwise COPY, flag deleted, UID EXPUNGE.
+
+        Another worker may have moved some of these messages already (the server then
+        refuses the whole command): whatever is still here is moved, the rest is done.
+        """
         if not uids:
             return
         target = self.ensure_folder(folder)
-        client = self.client
         try:
-            if client.has_capability("MOVE"):
-                client.move(list(uids), target)
-                return
-            client.copy(list(uids), target)
-            client.add_flags(list(uids), [imapclient.DELETED])
-            if client.has_capability("UIDPLUS"):
-                client.expunge(list(uids))
-            else:
-                client.expunge()
+            self._move(list(uids), target)
         except IMAPClientError as error:
-            raise MailboxError(f"cannot move messages to {target!r}: {error}") from None
+            remaining = self._still_here(uids)
+            if not remaining:
+                return
+            try:
+                self._move(remaining, target)
+            except IMAPClientError:
+                raise MailboxError(f"cannot move messages to {target!r}: {error}") from None
         except OSError as error:
             raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
+
+    def _move(self, uids: list[int], target: str) -> None:
+        client = self.client
+        if client.has_capability("MOVE"):
+            client.move(uids, target)
+            return
+        client.copy(uids, target)
+        client.add_flags(uids, [imapclient.DELETED])
+        if client.has_capability("UIDPLUS"):
+            client.expunge(uids)
+        else:
+            client.expunge()
+
+    def _still_here(self, uids: Sequence[int]) -> list[int]:
+        try:
+            client = self.client
+            client.noop()  # collect the EXPUNGE responses of the other worker's moves
+            found = client.search(["UID", ",".join(str(uid) for uid in uids), "UNDELETED"])
+        except (IMAPClientError, OSError) as error:
+            raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
+        return sorted(int(uid) for uid in found)
 
 
 def _quietly_close(client: imapclient.IMAPClient) -> None:

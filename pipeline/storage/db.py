@@ -65,10 +65,26 @@ def describe_url(url: str) -> str:
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
+# Serialises start-up work (creating tables, loading the configuration) between workers
+# that share a PostgreSQL database; SQLite's BEGIN IMMEDIATE already does.
+_STARTUP_LOCK_KEY = 0x1A7A4E
+
+
+def startup_lock(connection: sa.Connection | Session) -> None:
+    """Hold a transaction-scoped lock so two workers never set up the database at once."""
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    if bind.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STARTUP_LOCK_KEY}
+        )
+
+
 def init_schema(engine: Engine) -> None:
     """Create missing tables. Raises DatabaseError with one clear sentence."""
     try:
-        SQLModel.metadata.create_all(engine)
+        with engine.begin() as connection:
+            startup_lock(connection)
+            SQLModel.metadata.create_all(connection)
     except OperationalError as error:
         raise DatabaseError(
             f"cannot use the database at {describe_url(str(engine.url))}: "

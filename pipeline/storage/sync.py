@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from pipeline.missions.registry import load_registry
 from pipeline.settings.models import Settings
+from pipeline.storage.db import startup_lock
 from pipeline.storage.models import Meeting, Mission, SenderAddress
 
 
@@ -21,6 +22,7 @@ class SyncError(Exception):
 
 
 def sync_reference_data(session: Session, settings: Settings) -> None:
+    startup_lock(session)
     missions = {m.code: m for m in session.exec(select(Mission))}
     for info in load_registry().values():
         mission = missions.get(info.code)

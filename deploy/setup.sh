@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up Intake on this machine: system packages (when run as root or with sudo), a
+# virtual environment in .venv, and the package itself in editable mode.
+#   deploy/setup.sh          runtime only
+#   deploy/setup.sh --dev    plus the test and lint tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--dev" ] && extras="[dev]"
+
+# Dovecot is the throwaway mailbox of the demo and the tests; poppler renders PDFs in tests.
+packages=(dovecot-imapd dovecot-lmtpd poppler-utils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
+    echo "setup: please install these packages first: ${missing[*]}" >&2; exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv || {
+    echo "setup: cannot create a virtual environment: install python3-venv (Python 3.11 or newer)" >&2
+    exit 1
+  }
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".${extras}"
+echo "setup: ready; the command is .venv/bin/intake"

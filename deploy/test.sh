@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# All checks and tests: lint, types, then the test suite against real Dovecot, a real
+# SMTP server, SQLite and the PostgreSQL server at 127.0.0.1:5432.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deploy/setup.sh --dev
+.venv/bin/ruff check pipeline tests
+.venv/bin/mypy --strict pipeline tests
+exec .venv/bin/pytest "$@"

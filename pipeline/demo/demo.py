@@ -1,0 +1,247 @@
+"""`intake demo`: the whole flow on one machine, with nothing to configure.
+
+Starts a throwaway Dovecot and a capturing SMTP server, seeds the mailbox with sample
+submissions from several delegations (some fine, some not, an out-of-office and a
+bounce), runs Intake once and prints the desk's queue and every reply a delegation
+receives. A second run shows that nothing is filed or sent twice.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.markup import escape
+from rich.rule import Rule
+from sqlmodel import Session
+
+from pipeline.cli.render import submissions_table
+from pipeline.demo import samples
+from pipeline.devservers.dovecot import ThrowawayDovecot
+from pipeline.devservers.ports import DevServerError
+from pipeline.devservers.smtp import CapturingSMTPServer
+from pipeline.settings import parse_settings
+from pipeline.settings.models import Settings
+from pipeline.storage.db import make_engine
+from pipeline.storage.queries import list_submissions
+from pipeline.worker.run import run_once
+
+NEW_YORK = ZoneInfo("America/New_York")
+SUBMISSIONS = "submissions@intake.example"
+USER, PASSWORD = "submissions", "demo-password"
+
+
+class DemoError(Exception):
+    """The demo cannot run here; the message says what to install or change."""
+
+
+@dataclass(frozen=True)
+class Seed:
+    story: str
+    raw: bytes
+    received: datetime
+
+
+def _ny(day: int, hour: int, minute: int) -> datetime:
+    return datetime(2021, 5, day, hour, minute, tzinfo=NEW_YORK)
+
+
+def seeds() -> list[Seed]:
+    """Sample mail for the 24 May 2021 open debate, in order of arrival."""
+
+    def statement(mission: str, sender: str, **options: object) -> bytes:
+        return samples.submission_email(
+            mission_name=mission,
+            sender=sender,
+            to=SUBMISSIONS,
+            **options,  # type: ignore[arg-type]
+        )
+
+    france_first = statement("France", "france@un.int", words=320, language="fr")
+    return [
+        Seed(
+            "France sends its statement in French, with a PDF cover letter",
+            france_first,
+            _ny(20, 10, 12),
+        ),
+        Seed(
+            "Côte d'Ivoire sends a statement with a Word cover letter",
+            statement("Côte d'Ivoire", "cotedivoire@un.int", cover_letter="docx", language="fr"),
+            _ny(21, 9, 40),
+        ),
+        Seed(
+            "Ghana sends its statement as a PDF instead of Word",
+            statement("Ghana", "ghana@un.int", statement_as_pdf=True),
+            _ny(21, 15, 5),
+        ),
+        Seed(
+            "Japan forgets the cover letter",
+            statement("Japan", "japan@un.int", cover_letter=None),
+            _ny(22, 11, 30),
+        ),
+        Seed(
+            "Someone writes from an address no mission registered",
+            statement("Atlantis", "attache@atlantis.example"),
+            _ny(22, 12, 0),
+        ),
+        Seed(
+            "The European Union sends its statement",
+            statement("European Union", "delegation-un@eeas.europa.eu", words=480),
+            _ny(23, 8, 15),
+        ),
+        Seed(
+            "France sends a revised statement (it replaces the first)",
+            statement(
+                "France",
+                "france@un.int",
+                words=410,
+                language="fr",
+                subject="PKO-SAFETY: version révisée de la déclaration de la France",
+            ),
+            _ny(23, 18, 45),
+        ),
+        Seed(
+            "The Holy See sends its statement",
+            statement("Holy See", "holysee@un.int", cover_letter="docx"),
+            _ny(24, 16, 20),
+        ),
+        Seed(
+            "Brazil sends its statement one minute after midnight, New York time",
+            statement("Brazil", "brazil@un.int"),
+            _ny(25, 0, 1),
+        ),
+        Seed(
+            "An out-of-office reply arrives",
+            samples.auto_reply_email(
+                sender="france@un.int",
+                to=SUBMISSIONS,
+                original_subject="Accepted: France statement",
+            ),
+            _ny(21, 10, 0),
+        ),
+        Seed(
+            "A bounce arrives for mail someone else sent in our name",
+            samples.bounce_email(original=france_first),
+            _ny(22, 7, 0),
+        ),
+    ]
+
+
+def demo_settings(base: Path, dovecot: ThrowawayDovecot, smtp: CapturingSMTPServer) -> Settings:
+    data = {
+        "paths": {"data_dir": str(base / "data")},
+        "mailbox": {
+            "host": dovecot.host,
+            "port": dovecot.port,
+            "security": "none",
+            "username": USER,
+            "password": PASSWORD,
+        },
+        "smtp": {"host": smtp.host, "port": smtp.port, "security": "none", "sender": SUBMISSIONS},
+        "contacts": {
+            "service_desk": "the service desk, servicedesk@intake.example, +1 212 555 0100",
+            "secretariat": "the Security Council Affairs Division, +1 212 555 0199",
+        },
+        "meetings": [
+            {
+                "code": "PKO-SAFETY",
+                "title": (
+                    "United Nations peacekeeping operations: improving the safety and "
+                    "security of peacekeepers"
+                ),
+                "date": "2021-05-24",
+            }
+        ],
+        "missions": {
+            "FRA": {"senders": ["france@un.int"]},
+            "CIV": {"senders": ["cotedivoire@un.int"]},
+            "GHA": {"senders": ["ghana@un.int"]},
+            "JPN": {"senders": ["japan@un.int"]},
+            "BRA": {"senders": ["brazil@un.int"]},
+            "VAT": {"senders": ["holysee@un.int"]},
+            "EUU": {"senders": ["@eeas.europa.eu"]},
+        },
+    }
+    return parse_settings(data, environ={})
+
+
+def run_demo(console: Console, *, keep: Path | None = None) -> None:
+    if console.width < 110 and not console.is_terminal:
+        # Piped or captured output: rich would assume 80 columns and crush the queue table.
+        console = Console(width=110, highlight=False)
+    base = keep.absolute() if keep is not None else Path(tempfile.mkdtemp(prefix="intake-demo-"))
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o755)  # Dovecot's processes run as another user and must reach the maildir
+    try:
+        _run(console, base)
+    except DevServerError as error:
+        raise DemoError(str(error)) from None
+    finally:
+        if keep is None:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            console.print(f"\nThe demo's database and files are kept in {base}/data.")
+
+
+def _run(console: Console, base: Path) -> None:
+    with (
+        ThrowawayDovecot(base / "dovecot") as dovecot,
+        CapturingSMTPServer() as smtp,
+    ):
+        dovecot.add_user(USER, PASSWORD)
+        settings = demo_settings(base, dovecot, smtp)
+        console.print(Rule("Intake demo: written statements for the 24 May 2021 open debate"))
+        console.print(
+            f"A throwaway mailbox {USER}@127.0.0.1:{dovecot.port} (Dovecot) receives "
+            f"these messages; replies go to a test SMTP server on port {smtp.port}.\n"
+        )
+        entries = sorted(seeds(), key=lambda s: s.received)
+        for seed in entries:
+            dovecot.append(USER, PASSWORD, seed.raw, internaldate=seed.received)
+            console.print(f"  {seed.received:%a %d %b %H:%M} New York  {escape(seed.story)}")
+
+        console.print(Rule("intake run-once"))
+        report = run_once(settings)
+        console.print(f"intake: {report.summary()}")
+        smtp.wait_for(report.replies.sent, timeout=10)
+
+        engine = make_engine(settings.database_url)
+        with Session(engine) as session:
+            rows = list_submissions(session)
+        engine.dispose()
+        console.print()
+        console.print(
+            submissions_table(rows, title="The service desk's queue: intake submissions list")
+        )
+
+        console.print(Rule(f"The {len(smtp.messages)} replies the delegations received"))
+        for number, captured in enumerate(smtp.messages, start=1):
+            message = captured.message
+            console.print(Rule(f"reply {number}", style="dim", align="left"))
+            console.print(
+                f"To: {message['To']}\nSubject: {message['Subject']}\n"
+                f"In-Reply-To: {message['In-Reply-To']}\n\n{str(message.get_content()).rstrip()}\n",
+                markup=False,
+                highlight=False,
+            )
+
+        console.print(Rule("What happened to the mailbox"))
+        with dovecot.imap_client(USER, PASSWORD) as client:
+            for flags, _delimiter, folder in client.list_folders():
+                if b"\\Noselect" in flags or b"\\NoSelect" in flags:
+                    continue
+                count = client.folder_status(folder, ["MESSAGES"])[b"MESSAGES"]
+                console.print(f"  {folder:<20} {count} message(s)")
+
+        console.print(Rule("intake run-once, again"))
+        again = run_once(settings)
+        console.print(f"intake: {again.summary()}")
+        console.print(
+            "Nothing is filed or answered twice. Try the real commands on your own mailbox "
+            "with config/intake.example.toml (see README.md)."
+        )
