@@ -4,8 +4,11 @@ fixtures exercise the protocols Intake meets in production, not an imitation."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import smtplib
 import ssl
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -178,6 +181,33 @@ def test_close_leaves_no_process_and_no_files() -> None:
     assert not base.exists()
 
 
+def test_given_deep_base_dir_works_and_is_kept() -> None:
+    # Deeper than a Unix socket path allows: Dovecot's sockets move to a short dir.
+    parent = Path(tempfile.mkdtemp(prefix="intake-test-"))
+    parent.chmod(0o755)  # as root, Dovecot's own user must be able to reach the mail
+    try:
+        base = parent / ("deep-" * 15)
+        with ThrowawayDovecot(base) as server:
+            server.add_user(USER, PASSWORD)
+            server.deliver_lmtp(USER, RAW)
+            assert server.folder_uids(USER, PASSWORD) == [1]
+            assert not server.lmtp_socket_path.is_relative_to(base)
+        assert (base / "dovecot.log").exists()
+        with pytest.raises(ValueError, match="already exists"):
+            ThrowawayDovecot(base).add_user(USER, "other")
+    finally:
+        shutil.rmtree(parent)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands mail to the dovecot user")
+def test_unsearchable_base_dir_is_reported_as_root(tmp_path: Path) -> None:
+    # pytest's tmp dirs are 0700, so Dovecot's own user could not reach them.
+    server = ThrowawayDovecot(tmp_path / "dovecot")
+    with pytest.raises(DevServerError, match="not searchable"):
+        server.start()
+    assert not server.running
+
+
 def test_missing_binary_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dovecot_module, "_find_binary", lambda *_args, **_kw: None)
     server = ThrowawayDovecot()
@@ -202,6 +232,9 @@ def test_smtp_captures_envelope_raw_bytes_and_parsed_message(
     assert message.message.get_content() == "Text.\n"
     assert message.authenticated_as is None
     assert message.tls is False
+    with smtplib.SMTP(smtp_server.host, smtp_server.port, timeout=5) as client:
+        client.ehlo()
+        assert not client.has_extn("auth")  # no credentials configured: no AUTH
     smtp_server.clear()
     assert smtp_server.messages == []
 

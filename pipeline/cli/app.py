@@ -43,7 +43,7 @@ config_app = typer.Typer(help="Check the configuration file.")
 app.add_typer(config_app, name="config")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 
 EXIT_RUN_FAILED = 1
 EXIT_CONFIG = 2

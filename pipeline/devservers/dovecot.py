@@ -217,14 +217,14 @@ class ThrowawayDovecot:
     ) -> None:
         if isinstance(capabilities_without, str):
             raise TypeError("capabilities_without must be a sequence of names, not a string")
+        self._without = tuple(dict.fromkeys(c.strip().upper() for c in capabilities_without))
+        if any(not c or " " in c for c in self._without):
+            raise ValueError(f"invalid capability names: {capabilities_without!r}")
         self._owns_base = base_dir is None
         self._base = Path(
             tempfile.mkdtemp(prefix="intake-dovecot-") if base_dir is None else base_dir
         ).absolute()
         self._base.mkdir(parents=True, exist_ok=True)
-        self._without = tuple(dict.fromkeys(c.strip().upper() for c in capabilities_without))
-        if any(not c or " " in c for c in self._without):
-            raise ValueError(f"invalid capability names: {capabilities_without!r}")
         self._startup_timeout = startup_timeout
         self._client_timeout = client_timeout
         self._auth_penalty = auth_penalty
@@ -300,6 +300,10 @@ class ThrowawayDovecot:
             raise ValueError(f"unusable username for a passwd-file: {username!r}")
         if not password or re.search(r"[:\r\n]", password):
             raise ValueError("password must be non-empty without ':' or line breaks")
+        existing = self.passwd_path.read_text(encoding="utf-8").splitlines()
+        if any(line.split(":", 1)[0] == username for line in existing):
+            # Dovecot would silently keep using the first entry.
+            raise ValueError(f"user {username!r} already exists")
         with self.passwd_path.open("a", encoding="utf-8") as fh:
             fh.write(f"{username}:{{PLAIN}}{password}\n")
         if self.running:
@@ -776,9 +780,9 @@ service auth-worker {{
         2. SIGTERM its children: on its own the master only sends SIGQUIT to
            processes serving clients, which keeps existing IMAP sessions alive
            after "stop" - wrong for an outage test.
-        3. Once the master has reaped all children (so none is left as a
-           zombie for PID 1), SIGKILL it: it would only sleep a fixed second
-           for its log process before exiting.
+        3. Once the master has reaped its children (so none is left as a
+           zombie for PID 1; at most 0.25 s), SIGKILL it: it would only sleep
+           a fixed second for its log process before exiting.
         """
         if proc.poll() is None:
             log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -786,22 +790,27 @@ service auth-worker {{
                 proc.send_signal(signal.SIGTERM)
             started = time.monotonic()
             children_signalled = False
+            orphans_since: float | None = None
             while proc.poll() is None and time.monotonic() - started < timeout:
-                children = [
-                    pid for pid in _live_group_members(proc.pid, zombies=True) if pid != proc.pid
-                ]
-                if not children_signalled and (
-                    _SHUTDOWN_LOGGED in self._log_since(log_offset)
-                    or time.monotonic() - started > _SHUTDOWN_LOG_WAIT
-                ):
-                    for pid in children:
-                        with contextlib.suppress(ProcessLookupError, PermissionError):
-                            os.kill(pid, signal.SIGTERM)
-                    children_signalled = True
-                elif children_signalled and not children:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.kill()
-                    break
+                now = time.monotonic()
+                members = [p for p in _live_group_members(proc.pid, zombies=True) if p != proc.pid]
+                alive = [p for p in _live_group_members(proc.pid) if p != proc.pid]
+                if not children_signalled:
+                    if _SHUTDOWN_LOGGED in self._log_since(log_offset) or (
+                        now - started > _SHUTDOWN_LOG_WAIT
+                    ):
+                        for pid in alive:
+                            with contextlib.suppress(ProcessLookupError, PermissionError):
+                                os.kill(pid, signal.SIGTERM)
+                        children_signalled = True
+                elif not alive:
+                    # Give the master one round of its 100 ms reaping loop so
+                    # no zombie is left to PID 1, but not its final 1 s sleep.
+                    orphans_since = now if orphans_since is None else orphans_since
+                    if not members or now - orphans_since > 0.25:
+                        with contextlib.suppress(ProcessLookupError):
+                            proc.kill()
+                        break
                 time.sleep(0.01)
         try:
             proc.wait(5)

@@ -328,7 +328,10 @@ class CapturingSMTPServer:
             server_hostname=SERVER_HOSTNAME,
             tls_context=tls_context,
             require_starttls=self._starttls,
-            auth_require_tls=False,
+            # With credentials AUTH must work on plain connections too; without
+            # them, requiring TLS keeps aiosmtpd from advertising AUTH (which
+            # would always fail) on plain connections.
+            auth_require_tls=self._username is None,
             **kwargs,
         )
         try:
