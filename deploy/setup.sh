@@ -31,6 +31,12 @@ if [ ! -x .venv/bin/python ]; then
     exit 1
   }
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".${extras}"
+log=$(mktemp)
+if ! { .venv/bin/python -m pip install -q --upgrade pip && \
+       .venv/bin/python -m pip install -q -e ".${extras}"; } >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "setup: installing the Python packages failed (the lines above say why)" >&2
+  rm -f "$log"; exit 1
+fi
+rm -f "$log"
 echo "setup: ready; the command is .venv/bin/intake"

@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
 
-from pipeline.checks.registry import checks_for
 from pipeline.demo import samples
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.ports import free_port
@@ -25,9 +23,8 @@ from pipeline.mailbox.imap import Mailbox
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import make_engine
-from pipeline.storage.directory import Directory
-from pipeline.worker.process import RunContext, process_message
-from pipeline.worker.run import load_templates, prepare
+from pipeline.worker.process import process_message
+from pipeline.worker.run import load_templates, prepare, run_context
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
@@ -263,19 +260,8 @@ def test_a_run_that_stopped_after_filing_finishes_the_move_without_filing_again(
     )
     settings = intake.settings
     engine = prepare(settings)
-    with Session(engine) as session:
-        directory = Directory.load(session)
     with Mailbox(settings.mailbox) as mailbox:
-        ctx = RunContext(
-            engine=engine,
-            settings=settings,
-            directory=directory,
-            templates=load_templates(settings),
-            checks=checks_for(settings.checks),
-            blobs=BlobStore(settings.storage_path),
-            mailbox=mailbox.identity,
-            uidvalidity=mailbox.uidvalidity,
-        )
+        ctx = run_context(settings, engine, mailbox, load_templates(settings))
         [fetched] = list(mailbox.fetch(mailbox.waiting_uids()))
         assert process_message(ctx, fetched) is not None
     engine.dispose()

@@ -87,6 +87,24 @@ def load_templates(settings: Settings) -> ReplyTemplates:
     return templates
 
 
+def run_context(
+    settings: Settings, engine: Engine, mailbox: Mailbox, templates: ReplyTemplates
+) -> RunContext:
+    """What every message of this run shares, read once: missions, meetings, templates."""
+    with Session(engine) as session:
+        directory = Directory.load(session)
+    return RunContext(
+        engine=engine,
+        settings=settings,
+        directory=directory,
+        templates=templates,
+        checks=checks_for(settings.checks),
+        blobs=BlobStore(settings.storage_path),
+        mailbox=mailbox.identity,
+        uidvalidity=mailbox.uidvalidity,
+    )
+
+
 def run_once(
     settings: Settings,
     *,
@@ -100,19 +118,8 @@ def run_once(
     run = _start_run(engine)
     report = RunReport()
     try:
-        with Session(engine) as session:
-            directory = Directory.load(session)
         with Mailbox(settings.mailbox) as mailbox:
-            ctx = RunContext(
-                engine=engine,
-                settings=settings,
-                directory=directory,
-                templates=templates,
-                checks=checks_for(settings.checks),
-                blobs=BlobStore(settings.storage_path),
-                mailbox=mailbox.identity,
-                uidvalidity=mailbox.uidvalidity,
-            )
+            ctx = run_context(settings, engine, mailbox, templates)
             _drain(ctx, mailbox, report, progress)
         if send:
             report.replies = send_pending(engine, settings)
