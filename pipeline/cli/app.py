@@ -209,10 +209,11 @@ def demo_command(
         ),
     ] = None,
 ) -> None:
-    """Show the whole flow on this machine: a throwaway mailbox with sample submissions
-    from several delegations, one run, the queue and the replies the delegations receive.
+    """Show the whole flow with a throwaway mailbox and sample submissions.
 
-    Needs Dovecot installed (apt-get install dovecot-imapd dovecot-lmtpd); no
+    Starts a private Dovecot and a test SMTP server, seeds messages from several
+    delegations, runs Intake once and prints the queue and the replies the delegations
+    receive. Needs Dovecot (apt-get install dovecot-imapd dovecot-lmtpd); no
     configuration file is needed.
     """
     from pipeline.demo.demo import DemoError, run_demo
