@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pipeline.checks.base import Verdict
-from pipeline.message.documents import FileType
+from pipeline.documents.types import FileType
 from pipeline.message.facts import Facts
 
 

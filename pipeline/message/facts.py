@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.message.documents import DocumentSet, FileType, classify, detect_type
+from pipeline.documents.roles import DocumentSet, classify
+from pipeline.documents.types import FileType, detect_type
 from pipeline.message.parse import ParsedMessage
 from pipeline.message.routing import Routing, route
 from pipeline.message.word import UnreadableDocument, WordText, read_word

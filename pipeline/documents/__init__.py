@@ -1,0 +1,1 @@
+"""Documents: what a file is, whether it is safe, what it says (statements, cover letters)."""

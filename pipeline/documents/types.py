@@ -1,0 +1,90 @@
+"""What a file really is, from its bytes: never its name or declared MIME type.
+
+A `.doc` renamed `.docx`, a PDF sent as `application/msword` and legacy Word files that
+embed a zip all exist in the wild, so `zipfile.is_zipfile` is not a type test: the
+leading bytes decide, then (for zips) the OOXML content types or the ODF mimetype.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from enum import StrEnum
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+# Reading [Content_Types].xml must stay cheap even for hostile archives.
+_MAX_CONTENT_TYPES_BYTES = 1 << 20
+
+
+class FileType(StrEnum):
+    DOCX = "docx"
+    DOCM = "docm"
+    DOTX = "dotx"
+    DOC = "doc"  # OLE2 with a WordDocument stream: legacy Word 97-2003
+    ENCRYPTED = "encrypted"  # OLE2 holding an EncryptedPackage: a password-protected .docx
+    OLE_OTHER = "ole"  # OLE2 that is not Word (Excel, PowerPoint, MSG, ...)
+    PDF = "pdf"
+    RTF = "rtf"
+    ODT = "odt"
+    ZIP = "zip"
+    IMAGE = "image"
+    TEXT = "text"
+    EMPTY = "empty"
+    OTHER = "other"
+
+
+WORD_TYPES = frozenset({FileType.DOCX, FileType.DOCM, FileType.DOTX, FileType.DOC})
+DOCUMENT_TYPES = WORD_TYPES | {FileType.PDF, FileType.RTF, FileType.ODT}
+
+_WML = "application/vnd.openxmlformats-officedocument.wordprocessingml"
+_OOXML_MAIN = {
+    f"{_WML}.document.main+xml": FileType.DOCX,
+    "application/vnd.ms-word.document.macroenabled.main+xml": FileType.DOCM,
+    f"{_WML}.template.main+xml": FileType.DOTX,
+    "application/vnd.ms-word.template.macroenabledtemplate.main+xml": FileType.DOCM,
+}
+
+
+def _zip_type(content: bytes) -> FileType:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names:
+                info = archive.getinfo("mimetype")
+                if info.file_size < 200 and archive.read("mimetype").strip() == (
+                    b"application/vnd.oasis.opendocument.text"
+                ):
+                    return FileType.ODT
+            if "[Content_Types].xml" in names:
+                info = archive.getinfo("[Content_Types].xml")
+                if info.file_size > _MAX_CONTENT_TYPES_BYTES:
+                    return FileType.ZIP
+                types = archive.read("[Content_Types].xml").decode("utf-8", "replace").lower()
+                for content_type, kind in _OOXML_MAIN.items():
+                    if f'contenttype="{content_type}"' in types:
+                        return kind
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, NotImplementedError):
+        return FileType.ZIP
+    return FileType.ZIP
+
+
+def detect_type(content: bytes) -> FileType:
+    head = content[:16]
+    if not content.strip():
+        return FileType.EMPTY
+    if head.startswith(OLE2_MAGIC):
+        return FileType.DOC
+    if head.startswith(ZIP_MAGIC):
+        return _zip_type(content)
+    if content[:1024].lstrip().startswith(b"%PDF"):
+        return FileType.PDF
+    if head.startswith(b"{\\rtf"):
+        return FileType.RTF
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*")):
+        return FileType.IMAGE
+    try:
+        content[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return FileType.OTHER
+    return FileType.TEXT
