@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 extras=""
 [ "${1:-}" = "--dev" ] && extras="[dev]"
 
-# Dovecot is the throwaway mailbox of the demo and the tests; poppler renders PDFs in tests.
-packages=(dovecot-imapd dovecot-lmtpd poppler-utils)
+# Dovecot is the throwaway mailbox of the demo and the tests; LibreOffice converts legacy
+# .doc/.rtf/.odt statements (fonts for Cyrillic, Arabic and Chinese); poppler renders PDFs.
+packages=(dovecot-imapd dovecot-lmtpd poppler-utils libreoffice-writer-nogui fonts-dejavu-core fonts-wqy-microhei)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -21,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "setup: installing ${missing[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 python=${PYTHON:-python3}

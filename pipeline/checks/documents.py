@@ -1,12 +1,34 @@
-"""The guidance note's rules for files: one Word statement that opens, and a cover letter."""
+"""The guidance note's rules for files: one Word statement of about the right length that
+opens safely, and a cover letter addressed to the President of the Security Council,
+signed by the Permanent Representative or the Chargé d'affaires."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from pipeline.checks.base import Verdict
-from pipeline.documents.types import FileType
+from pipeline.checks.base import Reason, Verdict
+from pipeline.documents.language import LANGUAGE_NAMES
+from pipeline.documents.reading import StatementProblem
 from pipeline.message.facts import Facts
+from pipeline.settings.models import LengthPolicy
+
+# How the replies name a file's real type.
+_FORMAT_NAMES = {
+    "doc": "Word 97-2003 (.doc)",
+    "rtf": "Rich Text (.rtf)",
+    "odt": "OpenDocument Text (.odt)",
+}
+_KIND_NAMES = {
+    "pdf": "a PDF file",
+    "image": "an image",
+    "zip": "a ZIP archive",
+    "ole": "another Microsoft Office format (not Word)",
+    "text": "a plain text file",
+    "empty": "an empty file",
+    "rtf": "a Rich Text (.rtf) file",
+    "odt": "an OpenDocument Text (.odt) file",
+    "other": "not a document we recognise",
+}
 
 
 class Statement:
@@ -15,10 +37,7 @@ class Statement:
     reasons: ClassVar[tuple[str, ...]] = (
         "no_statement",
         "several_statements",
-        "statement_not_word",
-        "statement_legacy_word",
-        "statement_unreadable",
-        "statement_empty",
+        *(problem.value for problem in StatementProblem),
     )
 
     def check(self, facts: Facts) -> Verdict:
@@ -29,46 +48,73 @@ class Statement:
             return Verdict.fail(
                 "several_statements", filenames=[d.name or "(unnamed)" for d in statements]
             )
-        document = statements[0]
-        filename = document.name or "(unnamed)"
-        if document.file_type is FileType.DOC:
-            return Verdict.fail("statement_legacy_word", filename=filename)
-        if document.file_type is not FileType.DOCX:
-            return Verdict.fail(
-                "statement_not_word", filename=filename, detected=document.file_type.value
-            )
         reading = facts.statement
-        if reading is None or reading.text is None:
-            detail = reading.error if reading is not None else "not read"
-            return Verdict.fail("statement_unreadable", filename=filename, detail=detail)
-        if reading.text.word_count == 0:
-            return Verdict.fail("statement_empty", filename=filename)
-        return Verdict.ok()
+        if reading is None or reading.problem is None:
+            return Verdict.ok()
+        document = statements[0]
+        return Verdict.fail(
+            reading.problem.value,
+            filename=document.name or "(unnamed)",
+            detected=document.file_type.value,
+            format=_FORMAT_NAMES.get(document.file_type.value, document.file_type.value),
+            kind=_KIND_NAMES.get(document.file_type.value, document.file_type.value),
+            detail=reading.detail or "",
+        )
 
 
 class CoverLetter:
     name: ClassVar[str] = "cover_letter"
-    description: ClassVar[str] = "a cover letter (PDF or Word) is attached"
-    reasons: ClassVar[tuple[str, ...]] = ("no_cover_letter",)
+    description: ClassVar[str] = (
+        "a cover letter addressed to the President of the Security Council and signed by "
+        "the Permanent Representative or the Chargé d'affaires"
+    )
+    reasons: ClassVar[tuple[str, ...]] = (
+        "no_cover_letter",
+        "cover_letter_unreadable",
+        "cover_letter_unverified",
+        "cover_letter_not_addressed",
+        "cover_letter_not_signed",
+    )
 
     def check(self, facts: Facts) -> Verdict:
-        if facts.documents.cover_letter is None:
+        document = facts.documents.cover_letter
+        letter = facts.letter
+        if document is None or letter is None:
             return Verdict.fail("no_cover_letter")
-        return Verdict.ok()
+        filename = document.name or "(unnamed)"
+        if letter.unreadable is not None:
+            return Verdict.fail(
+                "cover_letter_unreadable", filename=filename, detail=letter.unreadable
+            )
+        if not letter.check.verifiable:
+            return Verdict.fail("cover_letter_unverified", filename=filename)
+        reasons: list[Reason] = []
+        if not letter.check.addressed_to_president:
+            reasons.extend(Verdict.fail("cover_letter_not_addressed", filename=filename).reasons)
+        if letter.check.signatory is None:
+            reasons.extend(Verdict.fail("cover_letter_not_signed", filename=filename).reasons)
+        return Verdict(tuple(reasons))
 
 
 class WordLimit:
     name: ClassVar[str] = "word_limit"
-    description: ClassVar[str] = "the statement keeps to the meeting's word limit"
-    reasons: ClassVar[tuple[str, ...]] = ("over_word_limit",)
+    description: ClassVar[str] = (
+        "the statement keeps to the meeting's length limit in its language, within a tolerance"
+    )
+    reasons: ClassVar[tuple[str, ...]] = ("over_word_limit", "too_long")
 
     def check(self, facts: Facts) -> Verdict:
-        meeting = facts.meeting
-        reading = facts.statement
-        if meeting is None or reading is None or reading.text is None:
+        meeting, reading, limit = facts.meeting, facts.statement, facts.length_limit
+        if meeting is None or reading is None or limit is None or reading.measured is None:
             return Verdict.ok()
-        if reading.text.word_count > meeting.word_limit:
-            return Verdict.fail(
-                "over_word_limit", words=reading.text.word_count, limit=meeting.word_limit
-            )
-        return Verdict.ok()
+        measured = reading.measured
+        if measured <= limit * (1 + facts.length_tolerance):
+            return Verdict.ok()
+        code = "too_long" if meeting.length_policy is LengthPolicy.REJECT else "over_word_limit"
+        return Verdict.fail(
+            code,
+            words=measured,
+            unit=reading.unit,
+            limit=limit,
+            language=LANGUAGE_NAMES.get(reading.language or "", "the statement's language"),
+        )

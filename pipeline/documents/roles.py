@@ -7,9 +7,10 @@ then types, then content.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from pipeline.documents.letter import check_letter
 from pipeline.documents.types import DOCUMENT_TYPES, WORD_TYPES, FileType, detect_type
 from pipeline.message.parse import Attachment
 
@@ -27,6 +28,8 @@ _STATEMENT_WORDS = re.compile(
 
 @dataclass(frozen=True)
 class Document:
+    index: int
+    """The attachment's position in the message."""
     attachment: Attachment
     file_type: FileType
 
@@ -47,6 +50,22 @@ class Document:
         return bool(_STATEMENT_WORDS.search(self.name))
 
 
+# Names never decide a file's type, but they say what the sender meant it to be: a
+# damaged "statement.docx" is a damaged statement, not a missing one.
+_DOCUMENT_EXTENSIONS = (".docx", ".doc", ".docm", ".dotx", ".dot", ".rtf", ".odt", ".pdf")
+_DAMAGED_TYPES = frozenset({FileType.ZIP, FileType.EMPTY, FileType.TEXT, FileType.OTHER})
+
+
+def _candidate(document: Document) -> bool:
+    if document.file_type in DOCUMENT_TYPES:
+        return True
+    if document.file_type is FileType.IMAGE:
+        return document.named_as_cover  # a letter scanned to JPEG
+    return document.file_type in _DAMAGED_TYPES and document.name.lower().endswith(
+        _DOCUMENT_EXTENSIONS
+    )
+
+
 @dataclass(frozen=True)
 class DocumentSet:
     """The attachments sorted into the roles the guidance note asks for."""
@@ -63,66 +82,63 @@ class DocumentSet:
     def cover_letter(self) -> Document | None:
         return self.cover_letters[0] if self.cover_letters else None
 
-
-def _looks_like_cover_letter(letter_text: str | None) -> bool:
-    return letter_text is not None and bool(_LETTER_PHRASES.search(letter_text))
-
-
-_LETTER_PHRASES = re.compile(
-    r"president of the security council|pr[ée]sident(e)? du conseil de s[ée]curit[ée]|"
-    r"presidente del consejo de seguridad|председател\w* совета безопасности|"
-    r"安全理事会主席|安理会主席|رئيس مجلس الأمن",
-    re.IGNORECASE,
-)
+    @property
+    def all(self) -> tuple[Document, ...]:
+        return tuple(
+            sorted((*self.statements, *self.cover_letters, *self.others), key=lambda d: d.index)
+        )
 
 
 def classify(
     attachments: Sequence[Attachment],
     *,
-    word_text: dict[int, str] | None = None,
+    types: Sequence[FileType] | None = None,
+    texts: Mapping[int, str] | None = None,
 ) -> DocumentSet:
     """Decide which attachment is the statement and which the cover letter.
 
-    Names decide first ("cover", "letter", "lettre", ...); when names say nothing, a PDF
-    beside a Word file is the letter (letters are signed scans), and between two Word
-    files the one addressed to the President of the Security Council is the letter.
-    `word_text` maps an attachment's index to its text, when the caller could read it.
+    Names decide first ("cover", "letter", "lettre", ...). When names say nothing, the
+    content does: the document addressed to the President of the Security Council is the
+    letter. Failing that, a PDF beside a Word file is the letter (letters are signed
+    scans). `types` are the attachments' detected types (computed when not given);
+    `texts` maps an attachment's index to its text, where the caller could read it.
     """
+    kinds = list(types) if types is not None else [detect_type(a.content) for a in attachments]
     documents = [
-        Document(attachment, detect_type(attachment.content)) for attachment in attachments
+        Document(index, attachment, kind)
+        for index, (attachment, kind) in enumerate(zip(attachments, kinds, strict=True))
     ]
-    candidates = [d for d in documents if d.file_type in DOCUMENT_TYPES]
-    others = [d for d in documents if d.file_type not in DOCUMENT_TYPES]
+    candidates = [d for d in documents if _candidate(d)]
+    others = [d for d in documents if d not in candidates]
     covers = [d for d in candidates if d.named_as_cover]
     rest = [d for d in candidates if not d.named_as_cover]
-    texts = word_text or {}
+    known = texts or {}
 
-    if not covers and len(rest) > 1:
-        by_content = [
-            d
-            for d in rest
-            if d.is_word and _looks_like_cover_letter(texts.get(_index(documents, d)))
-        ]
-        if by_content and len(by_content) < len(rest):
-            covers = by_content[:1]
-        else:
+    def addressed(document: Document) -> bool:
+        text = known.get(document.index)
+        return text is not None and check_letter(text).addressed_to_president
+
+    if not covers and rest:
+        by_content = [d for d in rest if addressed(d)]
+        # A lone Word file that opens with a letter is a statement with its letter on top;
+        # a lone PDF addressed to the President is a letter without a statement.
+        lone_letter = len(rest) == 1 and not rest[0].is_word
+        if by_content and (len(by_content) < len(rest) or lone_letter):
+            # Letters are short: of several candidates, the shortest text is the letter.
+            covers = [min(by_content, key=lambda d: len(known.get(d.index, "")))]
+        elif len(rest) > 1:
             non_word = [d for d in rest if not d.is_word]
             words = [d for d in rest if d.is_word]
             if words and non_word:
                 covers = [non_word[0]]
             elif len(non_word) > 1:
-                # Two PDFs and no names: the second is as likely the letter as the first.
-                covers = [non_word[-1]]
+                unnamed = [d for d in non_word if not d.named_as_statement]
+                covers = [unnamed[-1] if unnamed else non_word[-1]]
         rest = [d for d in rest if d not in covers]
 
     statements = [d for d in rest if d.is_word] or rest
     others.extend(d for d in rest if d not in statements)
     others.extend(covers[1:])
-    return DocumentSet(tuple(statements), tuple(covers[:1]), tuple(others))
-
-
-def _index(documents: list[Document], document: Document) -> int:
-    for position, candidate in enumerate(documents):
-        if candidate is document:
-            return position
-    return -1
+    return DocumentSet(
+        tuple(statements), tuple(covers[:1]), tuple(sorted(others, key=lambda d: d.index))
+    )

@@ -34,8 +34,14 @@ class FileType(StrEnum):
     OTHER = "other"
 
 
-WORD_TYPES = frozenset({FileType.DOCX, FileType.DOCM, FileType.DOTX, FileType.DOC})
-DOCUMENT_TYPES = WORD_TYPES | {FileType.PDF, FileType.RTF, FileType.ODT}
+# An encrypted OLE2 package is almost always a password-protected .docx: treated as Word
+# so the reply can say "remove the password" rather than "not Word".
+WORD_TYPES = frozenset(
+    {FileType.DOCX, FileType.DOCM, FileType.DOTX, FileType.DOC, FileType.ENCRYPTED}
+)
+# Files that can play the statement or the letter; other Office formats only as a last
+# resort, so that a spreadsheet beside a statement is "another file", not a statement.
+DOCUMENT_TYPES = WORD_TYPES | {FileType.PDF, FileType.RTF, FileType.ODT, FileType.OLE_OTHER}
 
 _WML = "application/vnd.openxmlformats-officedocument.wordprocessingml"
 _OOXML_MAIN = {
@@ -74,7 +80,16 @@ def detect_type(content: bytes) -> FileType:
     if not content.strip():
         return FileType.EMPTY
     if head.startswith(OLE2_MAGIC):
-        return FileType.DOC
+        # Imported here: `ole` needs `FileType` from this module.
+        from pipeline.documents.errors import UnreadableDocument
+        from pipeline.documents.ole import inspect_ole
+
+        try:
+            return inspect_ole(content).kind
+        except UnreadableDocument:
+            # A damaged OLE2 file is most likely legacy Word: report it as such, so it
+            # fails later with a Word-specific reason instead of crashing type detection.
+            return FileType.DOC
     if head.startswith(ZIP_MAGIC):
         return _zip_type(content)
     if content[:1024].lstrip().startswith(b"%PDF"):

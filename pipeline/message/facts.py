@@ -1,7 +1,7 @@
 """Everything the checks need to know about one message, gathered once.
 
-Understanding (this module) and judging (`pipeline.checks`) are kept apart: a check reads
-facts and returns a verdict, it never parses or queries anything itself.
+Understanding (this module and `pipeline.documents`) and judging (`pipeline.checks`) are
+kept apart: a check reads facts and returns a verdict, it never parses anything itself.
 """
 
 from __future__ import annotations
@@ -9,18 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from pipeline.documents.docx_reader import DocxText
+from pipeline.documents.errors import DocumentError
+from pipeline.documents.reading import (
+    LetterReading,
+    StatementReading,
+    letter_text,
+    read_docx_safely,
+    read_letter,
+    read_statement,
+)
 from pipeline.documents.roles import DocumentSet, classify
 from pipeline.documents.types import FileType, detect_type
 from pipeline.message.parse import ParsedMessage
 from pipeline.message.routing import Routing, route
-from pipeline.message.word import UnreadableDocument, WordText, read_word
+from pipeline.missions.registry import find_mission
+from pipeline.settings.models import DocumentSettings
 from pipeline.storage.directory import Directory, MeetingRef, MissionRef
-
-
-@dataclass(frozen=True)
-class StatementReading:
-    text: WordText | None
-    error: str | None
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,10 @@ class Facts:
     routing: Routing
     documents: DocumentSet
     statement: StatementReading | None
+    letter: LetterReading | None
     own_addresses: frozenset[str]
+    length_limit: int | None = None
+    length_tolerance: float = 0.0
     duplicate_of: int | None = None
 
     @property
@@ -40,11 +48,29 @@ class Facts:
         return self.routing.meeting
 
 
-def _read(content: bytes) -> StatementReading:
-    try:
-        return StatementReading(text=read_word(content), error=None)
-    except UnreadableDocument as error:
-        return StatementReading(text=None, error=str(error))
+def length_limit(
+    meeting: MeetingRef | None, language: str | None, settings: DocumentSettings
+) -> int | None:
+    """The meeting's limit in the statement's language: words, or characters for CJK."""
+    if meeting is None:
+        return None
+    if language is not None and language in settings.word_limits:
+        return settings.word_limits[language]
+    if language in ("zh", "ja"):
+        return round(meeting.word_limit * settings.cjk_characters_per_word)
+    return meeting.word_limit
+
+
+def _mission_names(mission: MissionRef | None) -> list[str]:
+    if mission is None:
+        return []
+    info = find_mission(mission.code)
+    names = [mission.name]
+    if info is not None:
+        names += [name for name in info.names.values() if name not in names]
+    # "Bolivia (Plurinational State of)" is written "Bolivia" in running text.
+    names += [n.split(" (", 1)[0] for n in list(names) if " (" in n]
+    return names
 
 
 def gather_facts(
@@ -54,30 +80,78 @@ def gather_facts(
     raw_sha256: str,
     directory: Directory,
     own_addresses: frozenset[str],
+    settings: DocumentSettings,
     duplicate_of: int | None = None,
 ) -> Facts:
-    # Word files are read once: their text both tells a letter from a statement and
-    # gives the statement's length.
-    readings: dict[int, StatementReading] = {}
-    for index, attachment in enumerate(message.attachments):
-        if detect_type(attachment.content) is FileType.DOCX:
-            readings[index] = _read(attachment.content)
-    texts = {i: r.text.text for i, r in readings.items() if r.text is not None}
-    documents = classify(message.attachments, word_text=texts)
+    attachments = message.attachments
+    types = [detect_type(a.content) for a in attachments]
+
+    # Each readable file is opened once: its text tells a letter from a statement, and
+    # then serves the statement or letter checks.
+    docx_reads: dict[int, DocxText | DocumentError] = {}
+    pdf_reads: dict[int, tuple[str | None, int | None] | DocumentError] = {}
+    texts: dict[int, str] = {}
+    for index, (attachment, kind) in enumerate(zip(attachments, types, strict=True)):
+        if kind is FileType.DOCX:
+            try:
+                docx = read_docx_safely(attachment.content, settings)
+            except DocumentError as error:
+                docx_reads[index] = error
+            else:
+                docx_reads[index] = docx
+                texts[index] = docx.text
+        elif kind is FileType.PDF:
+            try:
+                pdf_reads[index] = letter_text(attachment.content, kind, settings)
+            except DocumentError as error:
+                pdf_reads[index] = error
+            else:
+                text = pdf_reads[index]
+                if isinstance(text, tuple) and text[0]:
+                    texts[index] = text[0]
+    documents = classify(attachments, types=types, texts=texts)
 
     statement: StatementReading | None = None
-    if documents.statement is not None and documents.statement.file_type is FileType.DOCX:
-        position = message.attachments.index(documents.statement.attachment)
-        statement = readings.get(position) or _read(documents.statement.attachment.content)
+    if documents.statement is not None:
+        chosen = documents.statement
+        statement = read_statement(
+            chosen.attachment.content,
+            chosen.file_type,
+            settings,
+            already_read=docx_reads.get(chosen.index),
+        )
 
+    mission = directory.mission_for(message.sender)
+    letter: LetterReading | None = None
+    if documents.cover_letter is not None:
+        chosen = documents.cover_letter
+        known: tuple[str | None, int | None] | None = None
+        earlier = docx_reads.get(chosen.index) or pdf_reads.get(chosen.index)
+        if isinstance(earlier, DocxText):
+            known = (earlier.text, earlier.pages)
+        elif isinstance(earlier, tuple):
+            known = earlier
+        letter = read_letter(
+            chosen.attachment.content,
+            chosen.file_type,
+            settings,
+            mission_names=_mission_names(mission),
+            known_text=known,
+        )
+
+    routing = route(message, directory.meetings)
+    language = statement.language if statement is not None else None
     return Facts(
         message=message,
         received_at=received_at,
         raw_sha256=raw_sha256,
-        mission=directory.mission_for(message.sender),
-        routing=route(message, directory.meetings),
+        mission=mission,
+        routing=routing,
         documents=documents,
         statement=statement,
+        letter=letter,
         own_addresses=own_addresses,
+        length_limit=length_limit(routing.meeting, language, settings),
+        length_tolerance=settings.length_tolerance,
         duplicate_of=duplicate_of,
     )

@@ -107,6 +107,13 @@ class SmtpSettings(Strict):
         return value.lower()
 
 
+class LengthPolicy(StrEnum):
+    """What a statement over its meeting's length limit leads to."""
+
+    NOTE = "note"  # accepted, with a remark in the acknowledgement
+    REJECT = "reject"  # rejected as too_long
+
+
 class MeetingStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
@@ -120,6 +127,8 @@ class MeetingSettings(Strict):
     # A naive datetime is read in the meeting's time zone.
     deadline: datetime | None = None
     word_limit: int = Field(default=500, ge=1)
+    # Over the limit by more than [documents] length_tolerance: a note or a rejection.
+    length_policy: LengthPolicy = LengthPolicy.NOTE
     status: MeetingStatus = MeetingStatus.OPEN
 
     @field_validator("code")
@@ -216,9 +225,19 @@ DEFAULT_DECISION_TABLE: dict[str, Action] = {
     "statement_legacy_word": Action.REJECT,
     "statement_unreadable": Action.REJECT,
     "statement_empty": Action.REJECT,
+    "statement_has_macros": Action.REJECT,
+    "statement_encrypted": Action.REJECT,
+    "statement_template": Action.REJECT,
+    "statement_unsafe": Action.REJECT,
+    "too_long": Action.REJECT,
     "no_cover_letter": Action.REJECT,
-    # Accepted, with a remark in the acknowledgement.
+    "cover_letter_unreadable": Action.REJECT,
+    "cover_letter_not_addressed": Action.REJECT,
+    "cover_letter_not_signed": Action.REJECT,
+    # Accepted, with a remark in the acknowledgement (and flagged for the desk).
     "over_word_limit": Action.NOTE,
+    # A scanned letter without a text layer cannot be checked; "hold" sends it to the desk.
+    "cover_letter_unverified": Action.NOTE,
 }
 
 DEFAULT_CHECKS: list[str] = [
@@ -232,6 +251,28 @@ DEFAULT_CHECKS: list[str] = [
     "cover_letter",
     "word_limit",
 ]
+
+
+class DocumentSettings(Strict):
+    """How statements and cover letters are read; limits that keep hostile files harmless."""
+
+    # Legacy .doc, .rtf and .odt statements are converted to .docx with LibreOffice.
+    convert_legacy: bool = True
+    libreoffice: str | None = None  # path to soffice; default: found on PATH
+    conversion_timeout: float = Field(default=60.0, gt=0)
+    # Limits checked before any parser opens a .docx (a zip): sizes once unpacked.
+    max_unpacked_mb: int = Field(default=200, ge=1)
+    max_member_mb: int = Field(default=100, ge=1)
+    max_compression_ratio: float = Field(default=200.0, ge=2)
+    max_members: int = Field(default=2000, ge=10)
+    max_pdf_mb: int = Field(default=50, ge=1)
+    # Length: alphabetic scripts count words; Chinese and Japanese count characters. A
+    # language's limit is word_limits[lang] when set, otherwise the meeting's word_limit,
+    # times cjk_characters_per_word for Chinese and Japanese (500 words -> 900 characters).
+    word_limits: dict[str, int] = {}
+    cjk_characters_per_word: float = Field(default=1.8, gt=0)
+    # Over the limit by at most this fraction is not reported at all.
+    length_tolerance: float = Field(default=0.10, ge=0, le=1)
 
 
 class WorkerSettings(Strict):
@@ -250,6 +291,7 @@ class Settings(Strict):
     contacts: ContactSettings = ContactSettings()
     replies: RepliesSettings = RepliesSettings()
     worker: WorkerSettings = WorkerSettings()
+    documents: DocumentSettings = DocumentSettings()
     meetings: list[MeetingSettings] = []
     missions: dict[str, MissionSettings] = {}
     checks: list[str] = Field(default_factory=lambda: list(DEFAULT_CHECKS))

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from pipeline.missions.registry import MissionKind
-from pipeline.settings.models import MeetingStatus
+from pipeline.settings.models import LengthPolicy, MeetingStatus
 from pipeline.storage.models import Meeting, Mission, SenderAddress
 
 
@@ -35,6 +35,7 @@ class MeetingRef:
     deadline: datetime
     word_limit: int
     status: MeetingStatus
+    length_policy: LengthPolicy = LengthPolicy.NOTE
 
     @property
     def zone(self) -> ZoneInfo:
@@ -89,6 +90,7 @@ class Directory:
                 deadline=m.deadline,
                 word_limit=m.word_limit,
                 status=m.status,
+                length_policy=m.length_policy,
             )
             for m in session.exec(select(Meeting).order_by(Meeting.code))
             if m.id is not None

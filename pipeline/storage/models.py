@@ -19,7 +19,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from pipeline.missions.registry import MissionKind
-from pipeline.settings.models import Action, MeetingStatus
+from pipeline.settings.models import Action, LengthPolicy, MeetingStatus
 
 
 def utcnow() -> datetime:
@@ -81,6 +81,8 @@ class SubmissionStatus(StrEnum):
 class DocumentRole(StrEnum):
     STATEMENT = "statement"
     COVER_LETTER = "cover_letter"
+    # A legacy statement (.doc, .rtf, .odt) converted to .docx: what later stages read.
+    CONVERTED_STATEMENT = "converted_statement"
     OTHER = "other"
 
 
@@ -131,6 +133,7 @@ class Meeting(SQLModel, table=True):
     timezone: str = Field(max_length=64)
     deadline: datetime = Field(sa_type=UTCDateTime)
     word_limit: int = 500
+    length_policy: LengthPolicy = Field(default=LengthPolicy.NOTE, sa_type=_enum(LengthPolicy))
     status: MeetingStatus = Field(default=MeetingStatus.OPEN, sa_type=_enum(MeetingStatus))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -201,7 +204,16 @@ class Submission(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
     status: SubmissionStatus = Field(sa_type=_enum(SubmissionStatus), index=True)
     supersedes_id: int | None = Field(default=None, foreign_key="submission.id")
+    # What later stages need, read once from the statement and the cover letter.
     word_count: int | None = None
+    length_unit: str | None = Field(default=None, max_length=16)  # "words" or "characters"
+    statement_language: str | None = Field(default=None, max_length=8)
+    statement_title: str | None = None
+    statement_pages: int | None = None
+    letter_mission_name: str | None = None
+    letter_signatory: str | None = Field(default=None, max_length=32)
+    letter_verified: bool | None = None  # None: a scan, to be verified by a person
+    letter_pages: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -218,6 +230,8 @@ class Document(SQLModel, table=True):
     size: int
     declared_type: str | None = Field(default=None, max_length=255)
     detected_type: str = Field(max_length=32)
+    converted_from_id: int | None = Field(default=None, foreign_key="document.id")
+    conversion_tool: str | None = Field(default=None, max_length=120)
 
 
 class Decision(SQLModel, table=True):

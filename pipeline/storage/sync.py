@@ -71,6 +71,7 @@ def sync_reference_data(session: Session, settings: Settings) -> None:
                 timezone=configured.timezone,
                 deadline=configured.deadline_at(),
                 word_limit=configured.word_limit,
+                length_policy=configured.length_policy,
                 status=configured.status,
             )
         else:
@@ -79,5 +80,6 @@ def sync_reference_data(session: Session, settings: Settings) -> None:
             meeting.timezone = configured.timezone
             meeting.deadline = configured.deadline_at()
             meeting.word_limit = configured.word_limit
+            meeting.length_policy = configured.length_policy
         session.add(meeting)
     session.flush()

@@ -93,6 +93,7 @@ def process_message(ctx: RunContext, fetched: FetchedMessage) -> Filed | None:
             raw_sha256=raw_sha256,
             directory=ctx.directory,
             own_addresses=ctx.own_addresses,
+            settings=ctx.settings.documents,
             duplicate_of=duplicate_of,
         )
         decision = decide(run_checks(ctx.checks, facts), ctx.settings.decision)
@@ -178,6 +179,8 @@ def _file(
 ) -> Filed:
     # Attachments go to the store before the transaction: content-addressed, idempotent.
     digests = [ctx.blobs.put(a.content) for a in facts.message.attachments]
+    conversion = facts.statement.conversion if facts.statement else None
+    converted_digest = ctx.blobs.put(conversion.content) if conversion else None
     with session_scope(ctx.engine) as session:
         record = _record(
             ctx, fetched, facts.raw_sha256, facts.message, decision.outcome, decision.first_code
@@ -200,7 +203,7 @@ def _file(
         session.add(record)
         session.flush()
         assert record.id is not None
-        return _file_submission(ctx, session, record, facts, decision, digests)
+        return _file_submission(ctx, session, record, facts, decision, digests, converted_digest)
 
 
 def _file_submission(
@@ -210,6 +213,7 @@ def _file_submission(
     facts: Facts,
     decision: DecisionResult,
     digests: list[str],
+    converted_digest: str | None,
 ) -> Filed:
     assert record.id is not None
     meeting = facts.meeting
@@ -250,15 +254,13 @@ def _file_submission(
         received_at=facts.received_at,
         status=status,
         supersedes_id=supersedes.id if supersedes else None,
-        word_count=facts.statement.text.word_count
-        if facts.statement and facts.statement.text
-        else None,
     )
+    _record_details(submission, facts)
     session.add(submission)
     session.flush()
     assert submission.id is not None
 
-    files = _documents(session, submission.id, facts, digests)
+    files = _documents(session, submission.id, facts, digests, converted_digest)
 
     decision_row = m.Decision(submission_id=submission.id, status=status)
     session.add(decision_row)
@@ -340,47 +342,93 @@ def _file_submission(
     return Filed(record.id, decision.outcome, record.target_folder, reference)
 
 
+def _record_details(submission: m.Submission, facts: Facts) -> None:
+    """What later stages need from the documents, stored with the submission."""
+    reading = facts.statement
+    if reading is not None and reading.text is not None:
+        submission.word_count = reading.measured
+        submission.length_unit = reading.unit
+        submission.statement_language = reading.language
+        submission.statement_title = reading.text.title
+        submission.statement_pages = reading.text.pages
+    letter = facts.letter
+    if letter is not None:
+        check = letter.check
+        submission.letter_mission_name = check.mission_name
+        submission.letter_signatory = check.signatory
+        submission.letter_pages = letter.pages
+        submission.letter_verified = (
+            (check.addressed_to_president and check.signatory is not None)
+            if check.verifiable
+            else None
+        )
+
+
+def _unique_name(name: str, used: set[str]) -> str:
+    unique, counter = name, 1
+    while unique.lower() in used:
+        counter += 1
+        stem, dot, ext = name.rpartition(".")
+        unique = f"{stem}-{counter}.{ext}" if dot else f"{name}-{counter}"
+    used.add(unique.lower())
+    return unique
+
+
 def _documents(
-    session: Session, submission_id: int, facts: Facts, digests: list[str]
+    session: Session,
+    submission_id: int,
+    facts: Facts,
+    digests: list[str],
+    converted_digest: str | None,
 ) -> list[FiledFile]:
+    """One row per attachment (declared and detected type), plus the converted statement."""
     roles: dict[int, m.DocumentRole] = {}
     for document in facts.documents.statements:
-        roles[id(document.attachment)] = m.DocumentRole.STATEMENT
+        roles[document.index] = m.DocumentRole.STATEMENT
     for document in facts.documents.cover_letters:
-        roles[id(document.attachment)] = m.DocumentRole.COVER_LETTER
-    types = {
-        id(d.attachment): d.file_type.value
-        for d in (
-            *facts.documents.statements,
-            *facts.documents.cover_letters,
-            *facts.documents.others,
-        )
-    }
+        roles[document.index] = m.DocumentRole.COVER_LETTER
+    types = {d.index: d.file_type.value for d in facts.documents.all}
     used: set[str] = set()
     files: list[FiledFile] = []
-    for attachment, digest in zip(facts.message.attachments, digests, strict=True):
-        role = roles.get(id(attachment), m.DocumentRole.OTHER)
-        name = safe_filename(attachment.filename, fallback=f"{role.value}")
-        unique, counter = name, 1
-        while unique.lower() in used:
-            counter += 1
-            stem, dot, ext = name.rpartition(".")
-            unique = f"{stem}-{counter}.{ext}" if dot else f"{name}-{counter}"
-        used.add(unique.lower())
+    rows: dict[int, m.Document] = {}
+    for index, (attachment, digest) in enumerate(
+        zip(facts.message.attachments, digests, strict=True)
+    ):
+        role = roles.get(index, m.DocumentRole.OTHER)
+        unique = _unique_name(safe_filename(attachment.filename, fallback=role.value), used)
+        rows[index] = m.Document(
+            submission_id=submission_id,
+            role=role,
+            filename=attachment.filename or unique,
+            safe_name=unique,
+            sha256=digest,
+            size=attachment.size,
+            declared_type=attachment.declared_type,
+            detected_type=types.get(index, "other"),
+        )
+        session.add(rows[index])
+        if role is not m.DocumentRole.OTHER:
+            files.append(FiledFile(role.value, attachment.filename or unique))
+    statement = facts.documents.statement
+    conversion = facts.statement.conversion if facts.statement else None
+    if statement is not None and conversion is not None and converted_digest is not None:
+        session.flush()
+        original = rows[statement.index]
+        stem = original.safe_name.rpartition(".")[0] or original.safe_name
         session.add(
             m.Document(
                 submission_id=submission_id,
-                role=role,
-                filename=attachment.filename or unique,
-                safe_name=unique,
-                sha256=digest,
-                size=attachment.size,
-                declared_type=attachment.declared_type,
-                detected_type=types.get(id(attachment), "other"),
+                role=m.DocumentRole.CONVERTED_STATEMENT,
+                filename=f"{stem}.docx",
+                safe_name=_unique_name(f"{stem}.docx", used),
+                sha256=converted_digest,
+                size=len(conversion.content),
+                declared_type=None,
+                detected_type="docx",
+                converted_from_id=original.id,
+                conversion_tool=conversion.tool,
             )
         )
-        if role is not m.DocumentRole.OTHER:
-            files.append(FiledFile(role.value, attachment.filename or unique))
     files.sort(key=lambda f: 0 if f.role == "statement" else 1)
     return files
 
