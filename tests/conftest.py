@@ -25,11 +25,13 @@ from sqlmodel import Session, SQLModel, col, select
 
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.smtp import CapturedMessage, CapturingSMTPServer
+from pipeline.documents.convert import find_libreoffice
 from pipeline.settings import Settings, parse_settings
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from pipeline.storage.queries import SubmissionRow, list_submissions
 from pipeline.worker.run import RunReport, run_once
+from tests.office_files import make_office_files
 
 NEW_YORK = ZoneInfo("America/New_York")
 SUBMISSIONS = "submissions@intake.example"
@@ -298,6 +300,28 @@ def intake(
         config_data=data,
         tmp_path=tmp_path,
     )
+
+
+NO_SOFFICE = "LibreOffice is not installed: apt-get install libreoffice-writer-nogui"
+
+
+@pytest.fixture(scope="session")
+def soffice() -> str:
+    """The LibreOffice binary. Outside CI its absence skips; in CI it fails the test."""
+    binary = find_libreoffice()
+    if binary is None:
+        if IN_CI:
+            pytest.fail(NO_SOFFICE)
+        pytest.skip(NO_SOFFICE)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def office_files(
+    soffice: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], Path]:
+    """Real files made by LibreOffice, in the six languages (see tests/office_files.py)."""
+    return make_office_files(tmp_path_factory.mktemp("office"))
 
 
 def ny(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:

@@ -39,7 +39,7 @@ from pipeline.documents.convert import (
 from pipeline.documents.errors import UnreadableDocument
 from pipeline.documents.ole import OleInfo, inspect_ole, word_fib_version
 from pipeline.documents.types import OLE2_MAGIC, FileType, detect_type
-from tests.office_files import LANGUAGES, LETTER_TEXT, STATEMENT_TEXT, make_office_files
+from tests.office_files import LANGUAGES, LETTER_TEXT, STATEMENT_TEXT
 
 NO_SOFFICE = "LibreOffice is not installed: apt-get install libreoffice-writer-nogui"
 OLE_KINDS = (FileType.DOC, FileType.ENCRYPTED, FileType.OLE_OTHER)
@@ -61,24 +61,6 @@ def _find_corpus() -> Path:
 
 WORD_CORPUS = _find_corpus() / "word"
 POI = WORD_CORPUS / "poi"
-
-
-@pytest.fixture(scope="session")
-def soffice() -> str:
-    binary = find_libreoffice()
-    if binary is None:
-        pytest.skip(NO_SOFFICE)
-    return binary
-
-
-@pytest.fixture(scope="session")
-def office_files(
-    soffice: str, tmp_path_factory: pytest.TempPathFactory
-) -> dict[tuple[str, str], Path]:
-    started = time.perf_counter()
-    files = make_office_files(tmp_path_factory.mktemp("office"))
-    print(f"make_office_files: {time.perf_counter() - started:.2f} s")  # shown with -s
-    return files
 
 
 @pytest.fixture(scope="session")
