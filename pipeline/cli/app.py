@@ -178,7 +178,7 @@ def submissions_list(
         sys.stdout.write(json.dumps([row.as_json() for row in rows], indent=2, ensure_ascii=False))
         sys.stdout.write("\n")
         return
-    out.print(submissions_table(rows))
+    out.print(submissions_table(rows), soft_wrap=False)
 
 
 @config_app.command("check")

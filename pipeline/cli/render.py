@@ -21,7 +21,7 @@ def submissions_table(rows: Sequence[SubmissionRow], title: str | None = None) -
     table.add_column("Status", no_wrap=True)
     table.add_column("Reasons", overflow="fold", min_width=16)
     table.add_column("Words", justify="right")
-    table.add_column("Reply", overflow="fold", min_width=20)
+    table.add_column("Reply", overflow="fold", min_width=14)
     for row in rows:
         colour = STATUS_COLOURS.get(row.status, "white")
         table.add_row(
@@ -31,6 +31,6 @@ def submissions_table(rows: Sequence[SubmissionRow], title: str | None = None) -
             f"[{colour}]{row.status}[/]",
             "\n".join(row.reasons),
             str(row.word_count) if row.word_count is not None else "",
-            escape(row.reply or ""),
+            escape((row.reply or "").replace("acknowledgement", "ack.")),
         )
     return table

@@ -25,6 +25,8 @@ from pipeline.demo import samples
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.ports import DevServerError
 from pipeline.devservers.smtp import CapturingSMTPServer
+from pipeline.documents.convert import find_libreoffice, soffice_convert
+from pipeline.documents.errors import DocumentError
 from pipeline.settings import parse_settings
 from pipeline.settings.models import Settings
 from pipeline.storage.db import make_engine
@@ -106,6 +108,12 @@ def seeds() -> list[Seed]:
             _ny(23, 18, 45),
         ),
         Seed(
+            "Uruguay's cover letter is a scan without text: accepted, flagged for checking",
+            statement("Uruguay", "uruguay@un.int", language="es", cover_with_text_layer=False),
+            _ny(24, 9, 5),
+        ),
+        *_legacy_seed(),
+        Seed(
             "The Holy See sends its statement",
             statement("Holy See", "holysee@un.int", cover_letter="docx"),
             _ny(24, 16, 20),
@@ -129,6 +137,41 @@ def seeds() -> list[Seed]:
             samples.bounce_email(original=france_first),
             _ny(22, 7, 0),
         ),
+    ]
+
+
+def _legacy_seed() -> list[Seed]:
+    """Spain sends a Word 97-2003 .doc: shown only where LibreOffice can make and convert it."""
+    if find_libreoffice() is None:
+        return []
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "Declaracion_Espana.docx"
+        paragraphs = samples.sample_statement_text("Spain", 380, language="es")
+        source.write_bytes(
+            samples.statement_docx(
+                samples.statement_title("Spain", language="es"), paragraphs, language="es"
+            )
+        )
+        try:
+            soffice_convert([source], "doc:MS Word 97", Path(folder))
+        except DocumentError:
+            return []
+        legacy = (Path(folder) / "Declaracion_Espana.doc").read_bytes()
+    raw = samples.build_email(
+        sender="spain@un.int",
+        to=SUBMISSIONS,
+        subject="PKO-SAFETY: declaración de España",
+        attachments=[
+            samples.Attachment("Declaracion_Espana.doc", legacy, "application/msword"),
+            samples.Attachment("Carta.pdf", samples.cover_letter_pdf("Spain"), "application/pdf"),
+        ],
+    )
+    return [
+        Seed(
+            "Spain sends a legacy Word 97-2003 .doc: converted to .docx, accepted",
+            raw,
+            _ny(23, 11, 0),
+        )
     ]
 
 
@@ -165,15 +208,17 @@ def demo_settings(base: Path, dovecot: ThrowawayDovecot, smtp: CapturingSMTPServ
             "BRA": {"senders": ["brazil@un.int"]},
             "VAT": {"senders": ["holysee@un.int"]},
             "EUU": {"senders": ["@eeas.europa.eu"]},
+            "ESP": {"senders": ["spain@un.int"]},
+            "URY": {"senders": ["uruguay@un.int"]},
         },
     }
     return parse_settings(data, environ={})
 
 
 def run_demo(console: Console, *, keep: Path | None = None) -> None:
-    if console.width < 110 and not console.is_terminal:
+    if console.width < 120 and not console.is_terminal:
         # Piped or captured output: rich would assume 80 columns and crush the queue table.
-        console = Console(width=110, highlight=False)
+        console = Console(width=120, highlight=False)
     base = keep.absolute() if keep is not None else Path(tempfile.mkdtemp(prefix="intake-demo-"))
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)  # Dovecot's processes run as another user and must reach the maildir
@@ -216,7 +261,8 @@ def _run(console: Console, base: Path) -> None:
         engine.dispose()
         console.print()
         console.print(
-            submissions_table(rows, title="The service desk's queue: intake submissions list")
+            submissions_table(rows, title="The service desk's queue: intake submissions list"),
+            soft_wrap=False,
         )
 
         console.print(Rule(f"The {len(smtp.messages)} replies the delegations received"))
@@ -224,7 +270,7 @@ def _run(console: Console, base: Path) -> None:
             message = captured.message
             console.print(Rule(f"reply {number}", style="dim", align="left"))
             console.print(
-                f"To: {message['To']}\nSubject: {message['Subject']}\n"
+                f"To: {message['To']}\nSubject: {str(message['Subject']).strip()}\n"
                 f"In-Reply-To: {message['In-Reply-To']}\n\n{str(message.get_content()).rstrip()}\n",
                 markup=False,
                 highlight=False,
