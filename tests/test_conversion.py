@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import re
 import shutil
@@ -39,6 +38,7 @@ from pipeline.documents.convert import (
 from pipeline.documents.errors import UnreadableDocument
 from pipeline.documents.ole import OleInfo, inspect_ole, word_fib_version
 from pipeline.documents.types import OLE2_MAGIC, FileType, detect_type
+from tests.corpus import CORPUS
 from tests.office_files import LANGUAGES, LETTER_TEXT, STATEMENT_TEXT
 
 NO_SOFFICE = "LibreOffice is not installed: apt-get install libreoffice-writer-nogui"
@@ -46,20 +46,7 @@ OLE_KINDS = (FileType.DOC, FileType.ENCRYPTED, FileType.OLE_OTHER)
 LEGACY = {"doc": FileType.DOC, "rtf": FileType.RTF, "odt": FileType.ODT}
 
 
-def _find_corpus() -> Path:
-    """INTAKE_TEST_CORPUS, else ../shared/corpus beside the checkout, else the workplace's."""
-    candidates = [
-        os.environ.get("INTAKE_TEST_CORPUS", ""),
-        str(Path(__file__).resolve().parents[2] / "shared" / "corpus"),
-        "/work/shared/corpus",
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return Path(candidates[1])
-
-
-WORD_CORPUS = _find_corpus() / "word"
+WORD_CORPUS = CORPUS / "word"
 POI = WORD_CORPUS / "poi"
 
 

@@ -19,7 +19,6 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from email import policy
-from pathlib import Path
 
 import pytest
 from docx import Document
@@ -39,8 +38,7 @@ from pipeline.documents.errors import UnreadableDocument
 from pipeline.documents.letter import LetterCheck, Signatory, check_letter
 from pipeline.documents.pdf_reader import PdfText, read_pdf
 from pipeline.missions.registry import find_mission
-
-CORPUS = Path("/work/shared/corpus/mail")
+from tests.corpus import MAIL as CORPUS
 
 
 def _names(code: str, *short_forms: str) -> list[str]:

@@ -19,6 +19,7 @@ from pipeline.demo import samples
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
+from tests.corpus import WORD
 from tests.office_files import STATEMENT_TEXT, OfficeFiles
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
@@ -234,15 +235,13 @@ def _with_main_content_type(content: bytes, main: str) -> bytes:
 def test_a_password_protected_statement_is_refused_with_how_to_remove_the_password(
     missions: Intake, office_files: OfficeFiles
 ) -> None:
-    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "word" / "poi"
-    candidates = [corpus, Path("/work/shared/corpus/word/poi")]
-    found = [p / "bug53475-password-is-pass.docx" for p in candidates if p.is_dir()]
-    if not found or not found[0].is_file():
-        pytest.skip("the shared Word corpus (with a password-protected .docx) is absent")
+    protected = WORD / "bug53475-password-is-pass.docx"
+    if not protected.is_file():
+        pytest.skip(f"the shared Word corpus is absent ({protected} not found)")
     missions.deliver(
         email(
             "ghana@un.int",
-            attachment("Statement.docx", found[0].read_bytes(), DOCX),
+            attachment("Statement.docx", protected.read_bytes(), DOCX),
             letter_pdf(office_files),
         ),
         at=ON_TIME,

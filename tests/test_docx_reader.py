@@ -40,6 +40,7 @@ from pipeline.documents.safety import (
     read_member,
 )
 from pipeline.documents.types import OLE2_MAGIC, FileType, detect_type
+from tests.corpus import WORD as POI
 
 REPO = Path(__file__).resolve().parents[1]
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -818,19 +819,6 @@ def test_random_damage_gives_text_or_a_document_error_and_nothing_else() -> None
 # ------------------------------------------------------------------------------ corpus
 
 
-def _find_corpus() -> Path:
-    """INTAKE_TEST_CORPUS, else ../shared/corpus beside the checkout, else the workplace's."""
-    for candidate in (
-        os.environ.get("INTAKE_TEST_CORPUS", ""),
-        str(REPO.parent / "shared" / "corpus"),
-        "/work/shared/corpus",
-    ):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return Path("/work/shared/corpus")
-
-
-POI = _find_corpus() / "word" / "poi"
 OOXML_WORD = {FileType.DOCX, FileType.DOCM, FileType.DOTX}
 
 

@@ -7,7 +7,6 @@ skip when it is absent.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,25 +15,7 @@ from pipeline.demo import samples
 from pipeline.documents.convert import find_libreoffice
 from pipeline.storage import models as m
 from tests.conftest import SUBMISSIONS, Intake, ny
-
-
-def _find_corpus() -> Path:
-    """INTAKE_TEST_CORPUS, else ../shared/corpus beside the checkout, else the workplace's."""
-    candidates = [
-        os.environ.get("INTAKE_TEST_CORPUS", ""),
-        str(Path(__file__).resolve().parents[2] / "shared" / "corpus"),
-        "/work/shared/corpus",
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return Path(candidates[1])
-
-
-CORPUS = _find_corpus()
-needs_corpus = pytest.mark.skipif(
-    not CORPUS.is_dir(), reason=f"the shared test corpus is not at {CORPUS}"
-)
+from tests.corpus import CORPUS, needs_corpus
 
 
 def corpus_mail() -> list[Path]:
