@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlmodel import Session
 
 from pipeline.cli.render import submissions_table
@@ -112,12 +115,40 @@ def run_once_command(
 
     current = settings()
     try:
-        report = run_once(current, send=send)
+        with progress_reporter() as progress:
+            report = run_once(current, send=send, progress=progress)
     except (MailboxError, DatabaseError, TemplateError, SyncError) as error:
         fail(str(error))
     out.print(f"intake: {report.summary()}", markup=False)
     if report.replies.error:
         fail(f"{report.replies.error}; the replies stay queued and go out on the next run")
+
+
+@contextmanager
+def progress_reporter() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal; a plain line every 100 messages otherwise (cron logs)."""
+    if err.is_terminal:
+        with Progress(
+            TextColumn("filing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("filing", total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            yield update
+        return
+
+    def lines(done: int, total: int) -> None:
+        if total >= 100 and (done % 100 == 0 or done == total):
+            out.print(f"intake: filed {done} of {total}", markup=False)
+
+    yield lines
 
 
 @app.command("worker")
@@ -226,3 +257,9 @@ def demo_command(
 
 def main() -> None:
     app()
+
+
+# The desk's commands live in their own module; registering them here keeps one `intake`.
+from pipeline.cli import desk as _desk  # noqa: E402
+
+_desk.register(app, submissions_app)

@@ -229,6 +229,31 @@ class Mailbox:
         except OSError as error:
             raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
 
+    def relocate(self, message_id: str, source: str, target: str) -> bool:
+        """Move the message with this Message-ID from one Intake folder to another.
+
+        Used after the desk retried a held message: the mailbox then shows where it
+        belongs now. False when it is not (or no longer) in `source`.
+        """
+        client = self.client
+        origin = self.server_folder(source)
+        try:
+            if not client.folder_exists(origin):
+                return False
+            client.select_folder(origin)
+            try:
+                uids = client.search(["HEADER", "Message-ID", message_id])
+                if not uids:
+                    return False
+                self.move([int(uid) for uid in uids], target)
+                return True
+            finally:
+                client.select_folder(self.settings.folder)
+        except IMAPClientError as error:
+            raise MailboxError(f"cannot move the message out of {origin!r}: {error}") from None
+        except OSError as error:
+            raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
+
     def _move(self, uids: list[int], target: str) -> None:
         client = self.client
         if client.has_capability("MOVE"):

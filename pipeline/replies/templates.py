@@ -69,6 +69,7 @@ class ReplyTemplates:
     def validate(self, reason_codes: Iterable[str]) -> None:
         """Fail at start-up if a reply or reason text is missing or does not parse."""
         names = ["acknowledgement.txt", "rejection.txt", "held.txt", "footer.txt"]
+        names += ["desk_accepted.txt", "desk_rejected.txt", "desk_held.txt"]
         names += [f"reasons/{code}.txt" for code in reason_codes]
         for name in names:
             try:

@@ -275,6 +275,57 @@ class DocumentSettings(Strict):
     length_tolerance: float = Field(default=0.10, ge=0, le=1)
 
 
+class DeskUserSettings(Strict):
+    """A desk user defined in the file; `intake users add` stores users in the database."""
+
+    name: str = Field(min_length=1, max_length=120)
+    password_hash: str = Field(min_length=20, description="argon2 hash: intake users hash")
+
+
+class DeskSettings(Strict):
+    """The service desk: where the daily digest goes, who may use the dashboard."""
+
+    address: str | None = None
+    digest_time: str = "07:00"
+    digest_timezone: str = "America/New_York"
+    # `intake health` calls the worker unhealthy when its last good run is older than this.
+    max_run_age_minutes: int = Field(default=30, ge=1)
+    users: list[DeskUserSettings] = []
+
+    @field_validator("digest_time")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"{value!r} is not a time like '07:00'")
+        return value
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+
+class WebSettings(Strict):
+    host: str = "127.0.0.1"
+    port: Port = 8080
+    # Signs session cookies. Default: a random key kept in the data directory.
+    secret_key: SecretStr | None = None
+    session_minutes: int = Field(default=480, ge=5)
+    # Set when the dashboard is served over HTTPS (behind a proxy): cookies only over TLS.
+    secure_cookies: bool = False
+
+
 class WorkerSettings(Strict):
     poll_interval: int = Field(default=60, ge=5, description="seconds between mailbox polls")
     outbox_interval: int = Field(default=30, ge=5, description="seconds between outbox flushes")
@@ -292,6 +343,8 @@ class Settings(Strict):
     replies: RepliesSettings = RepliesSettings()
     worker: WorkerSettings = WorkerSettings()
     documents: DocumentSettings = DocumentSettings()
+    desk: DeskSettings = DeskSettings()
+    web: WebSettings = WebSettings()
     meetings: list[MeetingSettings] = []
     missions: dict[str, MissionSettings] = {}
     checks: list[str] = Field(default_factory=lambda: list(DEFAULT_CHECKS))

@@ -122,6 +122,14 @@ class AuditKind(StrEnum):
     REPLY_QUEUED = "reply_queued"
     REPLY_SENT = "reply_sent"
     REPLY_FAILED = "reply_failed"
+    REPLY_RESENT = "reply_resent"
+    DESK_DECISION = "desk_decision"
+    MESSAGE_RETRIED = "message_retried"
+    SENDER_ADDED = "sender_added"
+    SENDER_REMOVED = "sender_removed"
+    MEETING_ADDED = "meeting_added"
+    MEETING_CLOSED = "meeting_closed"
+    DIGEST_SENT = "digest_sent"
     RUN_FINISHED = "run_finished"
 
 
@@ -305,3 +313,22 @@ class WorkerRun(SQLModel, table=True):
     messages: int = 0
     replies_sent: int = 0
     error: str | None = None
+
+
+class DeskUser(SQLModel, table=True):
+    """A service-desk user of the dashboard; the password is stored as an argon2 hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True, index=True)
+    password_hash: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DigestRun(SQLModel, table=True):
+    """Each daily digest sent: the next one covers what happened since this one."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    period_end: datetime = Field(sa_type=UTCDateTime, index=True)
+    sent_to: str = Field(max_length=320)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -114,6 +114,62 @@ def process_message(ctx: RunContext, fetched: FetchedMessage) -> Filed | None:
     return _file_failure(ctx, fetched, raw_sha256, parsed, m.Stage.STORE, _tail())
 
 
+def refile_message(ctx: RunContext, record_id: int) -> Filed:
+    """Run a held message through the checks again, from the original bytes in the store.
+
+    The submission keeps its reference; the new decision, its reasons and its reply are
+    added to its history. Raises LookupError when there is nothing to retry.
+    """
+    with Session(ctx.engine) as session:
+        record = session.get(m.MessageRecord, record_id)
+        submission = session.exec(
+            select(m.Submission).where(m.Submission.message_record_id == record_id)
+        ).first()
+    if record is None or submission is None:
+        raise LookupError(f"no filed message with the id {record_id}")
+    raw = ctx.blobs.get(record.raw_sha256)
+    parsed = parse_message(raw)
+    facts = gather_facts(
+        parsed,
+        received_at=record.received_at,
+        raw_sha256=record.raw_sha256,
+        directory=ctx.directory,
+        own_addresses=ctx.own_addresses,
+        settings=ctx.settings.documents,
+        duplicate_of=_find_duplicate(ctx, parsed, record.raw_sha256, exclude=record_id),
+    )
+    decision = decide(run_checks(ctx.checks, facts), ctx.settings.decision)
+    if decision.outcome is m.MessageOutcome.IGNORED:
+        # A held message never silently disappears: it stays with the desk.
+        decision = DecisionResult(m.MessageOutcome.HELD, decision.reasons)
+    digests = [ctx.blobs.put(a.content) for a in facts.message.attachments]
+    conversion = facts.statement.conversion if facts.statement else None
+    converted_digest = ctx.blobs.put(conversion.content) if conversion else None
+    with session_scope(ctx.engine) as session:
+        row = session.get(m.MessageRecord, record_id)
+        existing = session.get(m.Submission, submission.id)
+        assert row is not None and existing is not None
+        row.outcome = decision.outcome
+        row.reason = decision.first_code
+        row.failed_stage = None
+        row.error = None
+        row.message_id = parsed.message_id
+        row.sender = parsed.sender
+        row.target_folder = folder_for(ctx.settings, decision.outcome)
+        session.add(row)
+        session.add(
+            m.AuditEvent(
+                kind=m.AuditKind.MESSAGE_RETRIED,
+                submission_id=existing.id,
+                message_record_id=record_id,
+                detail={"outcome": decision.outcome.value, "reasons": decision.codes},
+            )
+        )
+        return _file_submission(
+            ctx, session, row, facts, decision, digests, converted_digest, existing=existing
+        )
+
+
 def _tail() -> str:
     return traceback.format_exc(limit=3)[-2000:]
 
@@ -129,7 +185,9 @@ def _already_filed(ctx: RunContext, fetched: FetchedMessage) -> m.MessageRecord 
         ).first()
 
 
-def _find_duplicate(ctx: RunContext, parsed: ParsedMessage, raw_sha256: str) -> int | None:
+def _find_duplicate(
+    ctx: RunContext, parsed: ParsedMessage, raw_sha256: str, *, exclude: int | None = None
+) -> int | None:
     """The same mail delivered twice: same bytes, or same Message-ID from the same sender."""
     with Session(ctx.engine) as session:
         same_bytes = sa.and_(col(m.MessageRecord.raw_sha256) == raw_sha256)
@@ -146,6 +204,7 @@ def _find_duplicate(ctx: RunContext, parsed: ParsedMessage, raw_sha256: str) -> 
             select(m.MessageRecord.id)
             .where(condition)
             .where(col(m.MessageRecord.duplicate_of_id).is_(None))
+            .where(col(m.MessageRecord.id) != (exclude or -1))
             .order_by(col(m.MessageRecord.id))
         ).first()
 
@@ -214,11 +273,16 @@ def _file_submission(
     decision: DecisionResult,
     digests: list[str],
     converted_digest: str | None,
+    existing: m.Submission | None = None,
 ) -> Filed:
+    """File the submission, or, with `existing`, file it again after a retry."""
     assert record.id is not None
     meeting = facts.meeting
     mission = facts.mission
-    reference = next_reference(session, meeting.code if meeting else UNROUTED_PREFIX)
+    if existing is not None:
+        reference = existing.reference
+    else:
+        reference = next_reference(session, meeting.code if meeting else UNROUTED_PREFIX)
     status = m.SubmissionStatus(decision.outcome.value)
     notes = list(decision.reasons)
 
@@ -229,6 +293,7 @@ def _file_submission(
                 m.Submission.meeting_id == meeting.id,
                 m.Submission.mission_id == mission.id,
                 m.Submission.status == m.SubmissionStatus.ACCEPTED,
+                m.Submission.id != (existing.id if existing else -1),
             )
         ).first()
         if current is not None and current.received_at <= facts.received_at:
@@ -245,22 +310,37 @@ def _file_submission(
                 JudgedReason("newer_on_file", Action.NOTE, {"reference": current.reference})
             )
 
-    submission = m.Submission(
+    submission = existing or m.Submission(
         reference=reference,
-        meeting_id=meeting.id if meeting else None,
-        mission_id=mission.id if mission else None,
         message_record_id=record.id,
-        sender=facts.message.sender,
         received_at=facts.received_at,
         status=status,
-        supersedes_id=supersedes.id if supersedes else None,
     )
+    submission.meeting_id = meeting.id if meeting else None
+    submission.mission_id = mission.id if mission else None
+    submission.sender = facts.message.sender
+    submission.status = status
+    submission.supersedes_id = supersedes.id if supersedes else None
+    submission.updated_at = m.utcnow()
     _record_details(submission, facts)
     session.add(submission)
     session.flush()
     assert submission.id is not None
 
-    files = _documents(session, submission.id, facts, digests, converted_digest)
+    if existing is not None and session.exec(
+        select(m.Document).where(m.Document.submission_id == submission.id)
+    ).first():
+        files = [
+            FiledFile(d.role.value, d.filename)
+            for d in session.exec(
+                select(m.Document)
+                .where(m.Document.submission_id == submission.id)
+                .order_by(col(m.Document.id))
+            )
+            if d.role in (m.DocumentRole.STATEMENT, m.DocumentRole.COVER_LETTER)
+        ]
+    else:
+        files = _documents(session, submission.id, facts, digests, converted_digest)
 
     decision_row = m.Decision(submission_id=submission.id, status=status)
     session.add(decision_row)

@@ -1,0 +1,1 @@
+"""The service desk: views of the queue and the actions a desk officer takes."""

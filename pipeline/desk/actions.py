@@ -1,0 +1,402 @@
+"""What a desk officer does: override a decision, resend a reply, retry a held message,
+register a sender, add or close a meeting. Shared by the CLI and the dashboard.
+
+Each action is one transaction that records who did it and why (a `Decision` row and an
+audit event); replies go through the outbox like every other reply, sent after the
+commit by the caller (`pipeline.replies.outbox.send_pending`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from pipeline.desk.views import NotFound, find_meeting, find_mission_row, find_submission
+from pipeline.replies.outbox import reply_message_id
+from pipeline.replies.templates import ReplyTemplates, format_date, format_local
+from pipeline.settings.models import LengthPolicy, MeetingStatus, Settings
+from pipeline.storage import models as m
+from pipeline.storage.db import session_scope
+
+DESK_STATUSES = (m.SubmissionStatus.ACCEPTED, m.SubmissionStatus.REJECTED, m.SubmissionStatus.HELD)
+_REPLY_KIND = {
+    m.SubmissionStatus.ACCEPTED: (m.ReplyKind.ACKNOWLEDGEMENT, "desk_accepted"),
+    m.SubmissionStatus.REJECTED: (m.ReplyKind.REJECTION, "desk_rejected"),
+    m.SubmissionStatus.HELD: (m.ReplyKind.HELD, "desk_held"),
+}
+
+
+class ActionError(Exception):
+    """The action cannot be done as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class DeskDecisionResult:
+    reference: str
+    previous: str
+    status: str
+    reply_id: int | None
+    superseded: str | None
+
+
+def decide_submission(
+    engine: Engine,
+    settings: Settings,
+    templates: ReplyTemplates,
+    *,
+    reference: str,
+    status: m.SubmissionStatus,
+    reason: str,
+    actor: str,
+    notify: bool = True,
+    meeting_code: str | None = None,
+    mission_code: str | None = None,
+) -> DeskDecisionResult:
+    """A desk decision overrides the automatic one; the delegation is told by default.
+
+    Accepting makes the submission the mission's current one for its meeting (the
+    accepted one before it is marked superseded). A held message with no meeting or no
+    known mission needs `meeting_code` / `mission_code` to be accepted.
+    """
+    if status not in DESK_STATUSES:
+        raise ActionError(f"a desk decision is accept, reject or hold, not {status.value}")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ActionError("give a reason (--reason TEXT): it is recorded and sent to the sender")
+    with session_scope(engine) as session:
+        submission = find_submission(session, reference)
+        assert submission.id is not None
+        previous = submission.status
+        if meeting_code is not None:
+            submission.meeting_id = find_meeting(session, meeting_code).id
+        if mission_code is not None:
+            submission.mission_id = find_mission_row(session, mission_code).id
+        superseded: m.Submission | None = None
+        if status is m.SubmissionStatus.ACCEPTED:
+            if submission.meeting_id is None:
+                raise ActionError(
+                    f"{submission.reference} is not routed to a meeting: accept it with "
+                    "--meeting CODE"
+                )
+            if submission.mission_id is None:
+                raise ActionError(
+                    f"{submission.reference} comes from an unregistered sender: accept it with "
+                    "--mission CODE (and consider `intake missions add-sender`)"
+                )
+            superseded = session.exec(
+                select(m.Submission).where(
+                    m.Submission.meeting_id == submission.meeting_id,
+                    m.Submission.mission_id == submission.mission_id,
+                    m.Submission.status == m.SubmissionStatus.ACCEPTED,
+                    m.Submission.id != submission.id,
+                )
+            ).first()
+            if superseded is not None:
+                superseded.status = m.SubmissionStatus.SUPERSEDED
+                superseded.updated_at = m.utcnow()
+                session.add(superseded)
+                session.add(
+                    m.AuditEvent(
+                        actor=actor,
+                        kind=m.AuditKind.SUBMISSION_SUPERSEDED,
+                        submission_id=superseded.id,
+                        message_record_id=superseded.message_record_id,
+                        detail={"superseded_by": submission.reference, "by_desk": True},
+                    )
+                )
+                session.flush()
+        submission.status = status
+        submission.updated_at = m.utcnow()
+        session.add(submission)
+        decision = m.Decision(
+            submission_id=submission.id, status=status, decided_by=actor, note=reason
+        )
+        session.add(decision)
+        session.flush()
+        assert decision.id is not None
+        session.add(
+            m.AuditEvent(
+                actor=actor,
+                kind=m.AuditKind.DESK_DECISION,
+                submission_id=submission.id,
+                message_record_id=submission.message_record_id,
+                detail={"from": previous.value, "to": status.value, "reason": reason,
+                        "notify": notify},
+            )
+        )
+        reply_id = None
+        if notify:
+            reply_id = _queue_desk_reply(
+                session, settings, templates, submission, decision, reason, actor,
+                superseded=superseded,
+            )
+        return DeskDecisionResult(
+            reference=submission.reference,
+            previous=previous.value,
+            status=status.value,
+            reply_id=reply_id,
+            superseded=superseded.reference if superseded else None,
+        )
+
+
+def _queue_desk_reply(
+    session: Session,
+    settings: Settings,
+    templates: ReplyTemplates,
+    submission: m.Submission,
+    decision: m.Decision,
+    reason: str,
+    actor: str,
+    *,
+    superseded: m.Submission | None,
+) -> int | None:
+    record = session.get(m.MessageRecord, submission.message_record_id)
+    original = _original_reply(session, submission)
+    to_address = original.to_address if original is not None else submission.sender
+    if record is None or not to_address or to_address == settings.smtp.sender:
+        return None
+    meeting = session.get(m.Meeting, submission.meeting_id) if submission.meeting_id else None
+    mission = session.get(m.Mission, submission.mission_id) if submission.mission_id else None
+    zone = ZoneInfo(meeting.timezone) if meeting else ZoneInfo("America/New_York")
+    kind, template = _REPLY_KIND[submission.status]
+    context: dict[str, Any] = {
+        "reference": submission.reference,
+        "meeting": meeting,
+        "meeting_date": format_date(meeting.date) if meeting else "",
+        "deadline": format_local(meeting.deadline, zone) if meeting else "",
+        "deadline_passed": meeting is not None and meeting.deadline < m.utcnow(),
+        "mission_name": mission.name if mission else (submission.sender or ""),
+        "received_at": format_local(submission.received_at, zone),
+        "original_subject": record.subject or "(no subject)",
+        "reason": reason,
+        "supersedes": superseded.reference if superseded else None,
+        "contacts": settings.contacts,
+    }
+    rendered = templates.render(template, context)
+    assert record.id is not None and decision.id is not None
+    reply = m.Reply(
+        message_record_id=record.id,
+        submission_id=submission.id,
+        decision_id=decision.id,
+        kind=kind,
+        to_address=to_address,
+        subject=rendered.subject,
+        body=rendered.body,
+        message_id=reply_message_id(
+            kind=f"desk-{kind.value}",
+            record_id=record.id,
+            decision_id=decision.id,
+            domain=settings.smtp.sender.rsplit("@", 1)[1],
+        ),
+        in_reply_to=record.message_id,
+        references=record.message_id,
+    )
+    session.add(reply)
+    session.flush()
+    session.add(
+        m.AuditEvent(
+            actor=actor,
+            kind=m.AuditKind.REPLY_QUEUED,
+            submission_id=submission.id,
+            message_record_id=record.id,
+            detail={"kind": kind.value, "to": to_address, "by_desk": True},
+        )
+    )
+    return reply.id
+
+
+def _original_reply(session: Session, submission: m.Submission) -> m.Reply | None:
+    """The first reply to this message: it went to the Reply-To or From, so do we."""
+    return session.exec(
+        select(m.Reply)
+        .where(m.Reply.submission_id == submission.id)
+        .order_by(m.Reply.id)  # type: ignore[arg-type]
+    ).first()
+
+
+def resend_reply(engine: Engine, *, reply_id: int, actor: str) -> m.Reply:
+    """Queue a reply again, as it was (same text, same Message-ID): a failed one, or one
+    the delegation says it never received."""
+    with session_scope(engine) as session:
+        reply = session.get(m.Reply, reply_id)
+        if reply is None:
+            raise NotFound(f"no reply with the id {reply_id} (`intake replies list`)")
+        if reply.status is m.ReplyStatus.SENDING:
+            raise ActionError(f"reply {reply_id} is being sent right now; try again in a minute")
+        previous = reply.status
+        reply.status = m.ReplyStatus.PENDING
+        reply.next_attempt_at = m.utcnow()
+        reply.last_error = None
+        session.add(reply)
+        session.add(
+            m.AuditEvent(
+                actor=actor,
+                kind=m.AuditKind.REPLY_RESENT,
+                submission_id=reply.submission_id,
+                message_record_id=reply.message_record_id,
+                detail={"reply_id": reply_id, "was": previous.value, "to": reply.to_address},
+            )
+        )
+        return reply
+
+
+def replies_of(engine: Engine, reference: str) -> list[m.Reply]:
+    with Session(engine) as session:
+        submission = find_submission(session, reference)
+        return list(
+            session.exec(
+                select(m.Reply)
+                .where(m.Reply.submission_id == submission.id)
+                .order_by(m.Reply.id)  # type: ignore[arg-type]
+            )
+        )
+
+
+def retryable(engine: Engine, references: list[str] | None = None) -> list[m.MessageRecord]:
+    """Held messages whose processing failed (a stage is recorded), or those named."""
+    with Session(engine) as session:
+        if references:
+            records = []
+            for reference in references:
+                submission = find_submission(session, reference)
+                record = session.get(m.MessageRecord, submission.message_record_id)
+                assert record is not None
+                if submission.status is not m.SubmissionStatus.HELD:
+                    raise ActionError(
+                        f"{submission.reference} is {submission.status.value}, not held: "
+                        "use accept, reject or hold to change a decision"
+                    )
+                records.append(record)
+            return records
+        return list(
+            session.exec(
+                select(m.MessageRecord)
+                .where(m.MessageRecord.outcome == m.MessageOutcome.HELD)
+                .where(m.MessageRecord.failed_stage.is_not(None))  # type: ignore[union-attr]
+                .order_by(m.MessageRecord.id)  # type: ignore[arg-type]
+            )
+        )
+
+
+# -- missions and meetings ---------------------------------------------------------------
+
+_ADDRESS = re.compile(r"[^@\s]+@[a-z0-9-]+(\.[a-z0-9-]+)+|@[a-z0-9-]+(\.[a-z0-9-]+)+")
+
+
+def add_sender(engine: Engine, *, mission_code: str, address: str, actor: str) -> str:
+    entry = address.strip().lower()
+    if not _ADDRESS.fullmatch(entry):
+        raise ActionError(f"{address!r} is not an email address or '@domain'")
+    with session_scope(engine) as session:
+        mission = find_mission_row(session, mission_code)
+        existing = session.exec(
+            select(m.SenderAddress).where(m.SenderAddress.address == entry)
+        ).first()
+        if existing is not None:
+            owner = session.get(m.Mission, existing.mission_id)
+            if existing.mission_id == mission.id:
+                return entry
+            raise ActionError(
+                f"{entry} is already allowed for {owner.code if owner else '?'}; one address "
+                "can speak for one mission only"
+            )
+        assert mission.id is not None
+        session.add(m.SenderAddress(mission_id=mission.id, address=entry, source="desk"))
+        session.add(
+            m.AuditEvent(
+                actor=actor,
+                kind=m.AuditKind.SENDER_ADDED,
+                detail={"mission": mission.code, "address": entry},
+            )
+        )
+    return entry
+
+
+def remove_sender(engine: Engine, *, mission_code: str, address: str, actor: str) -> str:
+    entry = address.strip().lower()
+    with session_scope(engine) as session:
+        mission = find_mission_row(session, mission_code)
+        existing = session.exec(
+            select(m.SenderAddress).where(
+                m.SenderAddress.address == entry, m.SenderAddress.mission_id == mission.id
+            )
+        ).first()
+        if existing is None:
+            raise NotFound(f"{entry} is not a sender address of {mission.code}")
+        if existing.source == "config":
+            raise ActionError(
+                f"{entry} comes from the configuration file: remove it from "
+                f"[missions.{mission.code}] senders there, or it returns at the next run"
+            )
+        session.delete(existing)
+        session.add(
+            m.AuditEvent(
+                actor=actor,
+                kind=m.AuditKind.SENDER_REMOVED,
+                detail={"mission": mission.code, "address": entry},
+            )
+        )
+    return entry
+
+
+def add_meeting(
+    engine: Engine,
+    *,
+    code: str,
+    title: str,
+    day: date,
+    actor: str,
+    timezone: str = "America/New_York",
+    deadline: datetime | None = None,
+    word_limit: int = 500,
+    length_policy: LengthPolicy = LengthPolicy.NOTE,
+) -> m.Meeting:
+    code = code.strip().upper()
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{1,38}[A-Z0-9]", code):
+        raise ActionError(f"{code!r}: a meeting code is 3-40 letters, digits or hyphens")
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ActionError(f"unknown time zone {timezone!r} (use an IANA name)") from None
+    if deadline is None:
+        deadline = datetime.combine(day, time(23, 59, 59), tzinfo=zone)
+    elif deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=zone)
+    with session_scope(engine) as session:
+        if session.exec(select(m.Meeting).where(m.Meeting.code == code)).first():
+            raise ActionError(f"a meeting with the code {code} exists already")
+        meeting = m.Meeting(
+            code=code,
+            title=title.strip(),
+            date=day,
+            timezone=timezone,
+            deadline=deadline,
+            word_limit=word_limit,
+            length_policy=length_policy,
+        )
+        session.add(meeting)
+        session.add(
+            m.AuditEvent(
+                actor=actor,
+                kind=m.AuditKind.MEETING_ADDED,
+                detail={"meeting": code, "deadline": deadline.isoformat()},
+            )
+        )
+        return meeting
+
+
+def close_meeting(engine: Engine, *, code: str, actor: str) -> m.Meeting:
+    with session_scope(engine) as session:
+        meeting = find_meeting(session, code)
+        meeting.status = MeetingStatus.CLOSED
+        session.add(meeting)
+        session.add(
+            m.AuditEvent(actor=actor, kind=m.AuditKind.MEETING_CLOSED, detail={"meeting": code})
+        )
+        return meeting
