@@ -114,6 +114,13 @@ class LengthPolicy(StrEnum):
     REJECT = "reject"  # rejected as too_long
 
 
+class MeetingFormat(StrEnum):
+    """How the Council met: named in the compilation letter."""
+
+    VIDEO_TELECONFERENCE = "video-teleconference"
+    MEETING = "meeting"
+
+
 class MeetingStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
@@ -130,6 +137,10 @@ class MeetingSettings(Strict):
     # Over the limit by more than [documents] length_tolerance: a note or a rejection.
     length_policy: LengthPolicy = LengthPolicy.NOTE
     status: MeetingStatus = MeetingStatus.OPEN
+    # For the compilation letter: who presides, for which member, and how the meeting met.
+    president: str | None = None  # e.g. "Zhang Jun"
+    presidency: str | None = None  # the Council member holding the presidency, e.g. "CHN"
+    meeting_format: MeetingFormat = MeetingFormat.VIDEO_TELECONFERENCE
 
     @field_validator("code")
     @classmethod
@@ -140,6 +151,16 @@ class MeetingSettings(Strict):
                 "and plus-addresses)"
             )
         return value.upper()
+
+    @field_validator("presidency")
+    @classmethod
+    def _member(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        info = find_mission(value)
+        if info is None:
+            raise ValueError(f"unknown mission code {value!r} (an ISO alpha-3 code such as CHN)")
+        return info.code
 
     @field_validator("timezone")
     @classmethod

@@ -19,7 +19,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from pipeline.missions.registry import MissionKind
-from pipeline.settings.models import Action, LengthPolicy, MeetingStatus
+from pipeline.settings.models import Action, LengthPolicy, MeetingFormat, MeetingStatus
 
 
 def utcnow() -> datetime:
@@ -143,6 +143,11 @@ class Meeting(SQLModel, table=True):
     word_limit: int = 500
     length_policy: LengthPolicy = Field(default=LengthPolicy.NOTE, sa_type=_enum(LengthPolicy))
     status: MeetingStatus = Field(default=MeetingStatus.OPEN, sa_type=_enum(MeetingStatus))
+    president: str | None = None
+    presidency: str | None = Field(default=None, max_length=8)
+    meeting_format: MeetingFormat = Field(
+        default=MeetingFormat.VIDEO_TELECONFERENCE, sa_type=_enum(MeetingFormat)
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

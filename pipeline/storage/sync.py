@@ -73,6 +73,9 @@ def sync_reference_data(session: Session, settings: Settings) -> None:
                 word_limit=configured.word_limit,
                 length_policy=configured.length_policy,
                 status=configured.status,
+                president=configured.president,
+                presidency=configured.presidency,
+                meeting_format=configured.meeting_format,
             )
         else:
             meeting.title = configured.title
@@ -81,5 +84,8 @@ def sync_reference_data(session: Session, settings: Settings) -> None:
             meeting.deadline = configured.deadline_at()
             meeting.word_limit = configured.word_limit
             meeting.length_policy = configured.length_policy
+            meeting.president = configured.president
+            meeting.presidency = configured.presidency
+            meeting.meeting_format = configured.meeting_format
         session.add(meeting)
     session.flush()
