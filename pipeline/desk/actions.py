@@ -126,14 +126,24 @@ def decide_submission(
                 kind=m.AuditKind.DESK_DECISION,
                 submission_id=submission.id,
                 message_record_id=submission.message_record_id,
-                detail={"from": previous.value, "to": status.value, "reason": reason,
-                        "notify": notify},
+                detail={
+                    "from": previous.value,
+                    "to": status.value,
+                    "reason": reason,
+                    "notify": notify,
+                },
             )
         )
         reply_id = None
         if notify:
             reply_id = _queue_desk_reply(
-                session, settings, templates, submission, decision, reason, actor,
+                session,
+                settings,
+                templates,
+                submission,
+                decision,
+                reason,
+                actor,
                 superseded=superseded,
             )
         return DeskDecisionResult(
@@ -179,7 +189,8 @@ def _queue_desk_reply(
         "contacts": settings.contacts,
     }
     rendered = templates.render(template, context)
-    assert record.id is not None and decision.id is not None
+    assert record.id is not None
+    assert decision.id is not None
     reply = m.Reply(
         message_record_id=record.id,
         submission_id=submission.id,
@@ -214,9 +225,7 @@ def _queue_desk_reply(
 def _original_reply(session: Session, submission: m.Submission) -> m.Reply | None:
     """The first reply to this message: it went to the Reply-To or From, so do we."""
     return session.exec(
-        select(m.Reply)
-        .where(m.Reply.submission_id == submission.id)
-        .order_by(m.Reply.id)  # type: ignore[arg-type]
+        select(m.Reply).where(m.Reply.submission_id == submission.id).order_by(m.Reply.id)  # type: ignore[arg-type]
     ).first()
 
 
@@ -251,9 +260,7 @@ def replies_of(engine: Engine, reference: str) -> list[m.Reply]:
         submission = find_submission(session, reference)
         return list(
             session.exec(
-                select(m.Reply)
-                .where(m.Reply.submission_id == submission.id)
-                .order_by(m.Reply.id)  # type: ignore[arg-type]
+                select(m.Reply).where(m.Reply.submission_id == submission.id).order_by(m.Reply.id)  # type: ignore[arg-type]
             )
         )
 

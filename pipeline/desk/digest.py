@@ -147,11 +147,12 @@ class Digest:
         """The email body: sections in the order the desk acts on them, times with zones."""
         zone = self.zone
         lines = ["Intake daily digest for the service desk", ""]
+        # No line may start with "From ": mail storage would turn it into ">From".
         if self.since is None:
-            lines.append(f"Everything up to {format_local(self.now, zone)}.")
+            lines.append(f"Period: everything up to {format_local(self.now, zone)}.")
         else:
-            lines.append(f"From {format_local(self.since, zone)}")
-            lines.append(f"  to {format_local(self.now, zone)}.")
+            lines.append(f"Period: {format_local(self.since, zone)}")
+            lines.append(f"    to {format_local(self.now, zone)}.")
 
         lines += ["", _heading(f"New submissions since the last digest: {self.new_total}")]
         if not self.new:
@@ -473,7 +474,7 @@ def digest_message_id(period_start: datetime, period_end: datetime, sender: str)
 
 def build_digest_email(digest: Digest, settings: Settings, *, message_id: str) -> EmailMessage:
     """The mail itself: marked auto-generated (RFC 3834), so nobody's robot answers it."""
-    address = _desk_address(settings)
+    address = desk_address(settings)
     message = EmailMessage()
     message["From"] = formataddr((settings.smtp.sender_name, settings.smtp.sender))
     message["To"] = address
@@ -520,7 +521,7 @@ def scheduled_slot(settings: Settings, now: datetime | None = None) -> datetime:
     return slot
 
 
-def _desk_address(settings: Settings) -> str:
+def desk_address(settings: Settings) -> str:
     if not settings.desk.address:
         raise DigestError(
             "no address for the digest: set [desk] address (or INTAKE_DESK__ADDRESS) "
@@ -536,7 +537,7 @@ def _send(
     now: datetime | None,
     unless_sent_since: datetime | None,
 ) -> DigestResult | None:
-    address = _desk_address(settings)
+    address = desk_address(settings)
     try:
         with _digest_lock(engine):
             # Read "now" inside the lock: a digest that waited for another worker starts

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from pipeline.errors import describe_error
 from pipeline.mailbox.imap import Mailbox, MailboxError
 from pipeline.replies.smtp import SmtpError, SmtpSender
-from pipeline.settings.models import Settings
+from pipeline.settings.models import Security, Settings
 from pipeline.storage import models as m
 from pipeline.storage.db import describe_url
 
@@ -138,8 +138,9 @@ def _smtp(settings: Settings) -> ComponentHealth:
     except SmtpError as error:
         return ComponentHealth("smtp", False, str(error))
     sender.close()
+    security = "no TLS" if s.security is Security.NONE else s.security.value
     login = f", logged in as {s.username}" if s.username else ""
-    return ComponentHealth("smtp", True, f"{s.host}:{s.port} ({s.security.value}{login})")
+    return ComponentHealth("smtp", True, f"{s.host}:{s.port} ({security}{login})")
 
 
 def _worker(settings: Settings, engine: Engine, now: datetime) -> ComponentHealth:

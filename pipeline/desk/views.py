@@ -483,17 +483,16 @@ def list_replies(
     )
     if status is not None:
         query = query.where(m.Reply.status == status)
-    rows = [_reply_json(reply, submission) for reply, submission in session.exec(
-        query.order_by(col(m.Reply.id))
-    )]
+    rows = [
+        _reply_json(reply, submission)
+        for reply, submission in session.exec(query.order_by(col(m.Reply.id)))
+    ]
     return rows[-limit:] if limit else rows
 
 
 def audit_log(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
     references = {s.id: s.reference for s in session.exec(select(m.Submission))}
-    events = session.exec(
-        select(m.AuditEvent).order_by(col(m.AuditEvent.id).desc()).limit(limit)
-    )
+    events = session.exec(select(m.AuditEvent).order_by(col(m.AuditEvent.id).desc()).limit(limit))
     return [
         {
             "at": e.at,

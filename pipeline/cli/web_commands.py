@@ -1,0 +1,206 @@
+"""`intake web` (the dashboard) and `intake users` (who may use it).
+
+Kept out of `cli/app.py` so that the dashboard's imports (Starlette, uvicorn) load only
+for these commands; `register(app)` adds them to the `intake` command. The shared
+helpers of `cli/app.py` (`settings()`, `fail()`, `out`) are imported when a command runs,
+so this module can be imported from `app.py` without a circular import.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+from typing import Annotated
+
+import typer
+
+EXIT_RUN_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _read_password(password_stdin: bool) -> str:
+    """The first line of stdin, or a hidden prompt asked twice (a typo would lock you out)."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a busy port is one clear error, not a
+    server log; raises OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_problem(error: OSError, host: str, port: int) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is already in use: stop the other program or use --port"
+    if error.errno == errno.EACCES:
+        return f"not allowed to listen on port {port} (ports below 1024 need privileges)"
+    if error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
+        return f"cannot listen on {host}: not an address of this machine"
+    return f"cannot listen on {host}:{port}: {error.strerror or error}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add `intake web` and `intake users ...` to the `intake` command."""
+    users_app = typer.Typer(help="Desk users who may sign in to the dashboard.")
+    app.add_typer(users_app, name="users")
+
+    @app.command("web")
+    def web_command(
+        host: Annotated[
+            str | None,
+            typer.Option("--host", help="Address to listen on. Default: [web] host (127.0.0.1)."),
+        ] = None,
+        port: Annotated[
+            int | None,
+            typer.Option(
+                "--port", min=1, max=65535, help="Port to listen on. Default: [web] port (8080)."
+            ),
+        ] = None,
+    ) -> None:
+        """Serve the service desk's dashboard (queue, decisions, replies, audit log).
+
+        Needs a desk user (`intake users add NAME`, or [[desk.users]] in the file). Put it
+        behind an HTTPS proxy and set [web] secure_cookies when it is reached over a network.
+        """
+        import uvicorn
+
+        from pipeline.cli import app as cli
+        from pipeline.replies.templates import TemplateError
+        from pipeline.storage.db import DatabaseError
+        from pipeline.storage.sync import SyncError
+        from pipeline.web.app import create_app
+        from pipeline.web.auth import list_users
+        from pipeline.worker.run import prepare
+
+        current = cli.settings()
+        listen_host = host or current.web.host
+        listen_port = port or current.web.port
+        try:
+            engine = prepare(current)
+            users = list_users(current, engine)
+        except (DatabaseError, SyncError) as error:
+            cli.fail(str(error))
+        try:
+            application = create_app(current, engine=engine)
+        except TemplateError as error:
+            cli.fail(str(error), EXIT_CONFIG)
+        except (OSError, ValueError) as error:
+            cli.fail(f"cannot set up the session key: {error}")
+        try:
+            sock = bind(listen_host, listen_port)
+        except OSError as error:
+            cli.fail(_bind_problem(error, listen_host, listen_port))
+        if not users:
+            cli.err.print(
+                "intake: warning: no desk users yet; nobody can sign in until you run "
+                "`intake users add NAME`",
+                markup=False,
+            )
+        if listen_host not in ("127.0.0.1", "::1", "localhost") and not current.web.secure_cookies:
+            cli.err.print(
+                f"intake: warning: listening on {listen_host} over plain HTTP; put the dashboard "
+                "behind an HTTPS proxy and set [web] secure_cookies = true",
+                markup=False,
+            )
+        shown = f"[{listen_host}]" if ":" in listen_host else listen_host
+        cli.out.print(
+            f"intake: dashboard on http://{shown}:{listen_port}/ (Ctrl-C stops it)", markup=False
+        )
+        config = uvicorn.Config(
+            application, log_level="info", ws="none", lifespan="off", server_header=False
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+
+    @users_app.command("add")
+    def users_add(
+        name: Annotated[str, typer.Argument(help="The user name (recorded in the audit log).")],
+        password_stdin: Annotated[
+            bool,
+            typer.Option(
+                "--password-stdin", help="Read the password from the first line of stdin."
+            ),
+        ] = False,
+    ) -> None:
+        """Add a desk user to the database (asks for the password twice, hidden)."""
+        from pipeline.cli import app as cli
+        from pipeline.storage.db import DatabaseError, init_schema, make_engine
+        from pipeline.web.auth import add_user, validate_password, validate_user_name
+
+        current = cli.settings()
+        try:
+            cleaned = validate_user_name(name)
+        except ValueError as error:
+            cli.fail(str(error), EXIT_CONFIG)
+        password = _read_password(password_stdin)
+        try:
+            validate_password(password)
+        except ValueError as error:
+            cli.fail(str(error), EXIT_CONFIG)
+        try:
+            engine = make_engine(current.database_url)
+            init_schema(engine)
+            add_user(engine, cleaned, password)
+        except DatabaseError as error:
+            cli.fail(str(error))
+        except ValueError as error:
+            cli.fail(str(error), EXIT_CONFIG)
+        if any(user.name == cleaned for user in current.desk.users):
+            cli.err.print(
+                f"intake: warning: {cleaned} is also in the configuration file; that entry's "
+                "password is the one that works",
+                markup=False,
+            )
+        cli.out.print(f"intake: desk user {cleaned} added", markup=False)
+
+    @users_app.command("hash")
+    def users_hash(
+        password_stdin: Annotated[
+            bool,
+            typer.Option(
+                "--password-stdin", help="Read the password from the first line of stdin."
+            ),
+        ] = False,
+    ) -> None:
+        """Print an argon2 hash of a password, for [[desk.users]] password_hash in the file."""
+        from pipeline.cli import app as cli
+        from pipeline.web.auth import hash_password, validate_password
+
+        password = _read_password(password_stdin)
+        try:
+            validate_password(password)
+        except ValueError as error:
+            cli.fail(str(error), EXIT_CONFIG)
+        sys.stdout.write(hash_password(password) + "\n")
+
+    @users_app.command("list")
+    def users_list() -> None:
+        """The desk users: from the configuration file and from the database."""
+        from pipeline.cli import app as cli
+        from pipeline.storage.db import DatabaseError, init_schema, make_engine
+        from pipeline.web.auth import list_users
+
+        current = cli.settings()
+        try:
+            engine = make_engine(current.database_url)
+            init_schema(engine)
+            users = list_users(current, engine)
+        except DatabaseError as error:
+            cli.fail(str(error))
+        if not users:
+            cli.out.print("intake: no desk users; add one with `intake users add NAME`")
+            return
+        width = max(len(name) for name, _ in users)
+        for name, source in users:
+            cli.out.print(f"{name.ljust(width)}  {source}", markup=False)
