@@ -148,7 +148,8 @@ def refile_message(ctx: RunContext, record_id: int) -> Filed:
     with session_scope(ctx.engine) as session:
         row = session.get(m.MessageRecord, record_id)
         existing = session.get(m.Submission, submission.id)
-        assert row is not None and existing is not None
+        assert row is not None
+        assert existing is not None
         row.outcome = decision.outcome
         row.reason = decision.first_code
         row.failed_stage = None
