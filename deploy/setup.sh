@@ -7,11 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-[ "${1:-}" = "--dev" ] && extras="[dev]"
+dev=false
+[ "${1:-}" = "--dev" ] && { extras="[dev]"; dev=true; }
 
 # Dovecot is the throwaway mailbox of the demo and the tests; LibreOffice converts legacy
 # .doc/.rtf/.odt statements (fonts for Cyrillic, Arabic and Chinese); poppler renders PDFs.
 packages=(dovecot-imapd dovecot-lmtpd poppler-utils libreoffice-writer-nogui fonts-dejavu-core fonts-wqy-microhei)
+# The dashboard's browser tests drive Debian's Chromium (never a downloaded browser).
+$dev && packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,12 +9,14 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
 
 from pipeline.missions import generate
+from pipeline.missions import registry as registry_module
 from pipeline.missions.registry import MissionInfo, MissionKind, find_mission, load_registry
 
 LANGUAGES = ("en", "fr", "es", "ru", "zh", "ar")
@@ -190,6 +192,138 @@ def test_iso_inverted_names_become_un_style(iso_name: str, un_name: str) -> None
     assert generate.un_short_name(iso_name) == un_name
 
 
+# Every mission UN English names with "the", and nothing else (UNTERM short names).
+WITH_ARTICLE = {
+    "ARE": "the United Arab Emirates",
+    "BHS": "the Bahamas",
+    "CAF": "the Central African Republic",
+    "COD": "the Democratic Republic of the Congo",
+    "COG": "the Congo",
+    "COM": "the Comoros",
+    "DOM": "the Dominican Republic",
+    "EUU": "the European Union",
+    "GBR": "the United Kingdom of Great Britain and Northern Ireland",
+    "GMB": "the Gambia",
+    "KOR": "the Republic of Korea",
+    "LAO": "the Lao People's Democratic Republic",
+    "MDA": "the Republic of Moldova",
+    "MDV": "the Maldives",
+    "MHL": "the Marshall Islands",
+    "NER": "the Niger",
+    "NLD": "the Netherlands (Kingdom of the)",
+    "PHL": "the Philippines",
+    "PRK": "the Democratic People's Republic of Korea",
+    "PSE": "the State of Palestine",
+    "RUS": "the Russian Federation",
+    "SDN": "the Sudan",
+    "SLB": "the Solomon Islands",
+    "SYR": "the Syrian Arab Republic",
+    "TZA": "the United Republic of Tanzania",
+    "USA": "the United States of America",
+    "VAT": "the Holy See",
+}
+
+
+def test_un_english_puts_the_before_exactly_the_names_that_take_it() -> None:
+    """The compilation lists "the Holy See" but sorts it under H: the registry knows which
+    names take the article, and the name itself never carries it."""
+    with_article = {
+        mission.code: mission.name_with_article
+        for mission in load_registry().values()
+        if mission.article
+    }
+    assert with_article == WITH_ARTICLE
+    for mission in load_registry().values():
+        assert not mission.name.lower().startswith("the "), mission.code
+
+
+@pytest.mark.parametrize(
+    ("code", "display"),
+    [
+        ("CIV", "Côte d'Ivoire"),
+        ("TUR", "Türkiye"),
+        ("IRN", "Iran (Islamic Republic of)"),
+        ("BOL", "Bolivia (Plurinational State of)"),
+        ("VEN", "Venezuela (Bolivarian Republic of)"),
+        ("FSM", "Micronesia (Federated States of)"),
+        ("CZE", "Czechia"),
+        ("DMA", "Dominica"),
+        ("SSD", "South Sudan"),
+        ("BRB", "Barbados"),
+        ("SYC", "Seychelles"),
+        ("VCT", "Saint Vincent and the Grenadines"),
+    ],
+)
+def test_names_without_an_article_are_written_bare(code: str, display: str) -> None:
+    mission = find_mission(code)
+    assert mission is not None
+    assert (mission.article, mission.name_with_article) == (False, display)
+
+
+@pytest.mark.parametrize(
+    ("name", "article"),
+    [
+        ("Czech Republic", True),  # the pre-2016 short name
+        ("Czechia", False),
+        ("Dominican Republic", True),
+        ("Dominica", False),
+        ("Cook Islands", True),
+        ("Netherlands (Kingdom of the)", True),
+        ("Sudan", True),
+        ("South Sudan", False),
+        ("Congo", True),
+        ("Iran (Islamic Republic of)", False),
+        ("Honduras", False),
+    ],
+)
+def test_article_rules(name: str, article: bool) -> None:
+    assert generate.takes_article(name) is article
+
+
+def _registry_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: Mapping[str, object]
+) -> None:
+    """Make the loader read a one-mission registry from `tmp_path`."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "registry.json").write_text(
+        json.dumps({"missions": [entry]}, ensure_ascii=False), encoding="utf-8"
+    )
+    monkeypatch.setattr(registry_module, "files", lambda _name: package)
+    load_registry.cache_clear()
+
+
+def test_an_older_registry_without_articles_still_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = {"code": "VAT", "name": "Holy See", "kind": "observer_state", "names": {"en": "x"}}
+    _registry_with(tmp_path, monkeypatch, entry)
+    try:
+        mission = find_mission("VAT")
+        assert mission is not None
+        assert mission.article is False
+    finally:
+        load_registry.cache_clear()
+
+
+def test_an_article_that_is_not_a_boolean_stops_the_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = {
+        "code": "VAT",
+        "name": "Holy See",
+        "article": "yes",
+        "kind": "observer_state",
+        "names": {"en": "x"},
+    }
+    _registry_with(tmp_path, monkeypatch, entry)
+    try:
+        with pytest.raises(ValueError, match=r"VAT\.article must be true or false"):
+            load_registry()
+    finally:
+        load_registry.cache_clear()
+
+
 @needs_data_packages
 def test_committed_registry_is_what_the_generator_produces() -> None:
     committed = files("pipeline.missions").joinpath("registry.json").read_text("utf-8")
@@ -212,6 +346,15 @@ def test_check_flags_a_hand_edited_registry(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "out of date" in err
+
+
+@needs_data_packages
+def test_an_article_table_entry_that_names_no_mission_stops_the_generator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(generate, "ARTICLE_NAMES", generate.ARTICLE_NAMES | {"Zaire"})
+    with pytest.raises(generate.GenerationError, match="Zaire"):
+        generate.build()
 
 
 @needs_data_packages

@@ -51,6 +51,34 @@ UNTERM style, which is how the desk writes delegations' names:
    An override that no longer changes anything (because iso-codes caught up) is an
    error, so the table stays as small as the real disagreement.
 
+3. ``article`` says whether UN English writes "the" before the name ("the Netherlands
+   (Kingdom of the)", "the Holy See", "the European Union"), which the compilation of
+   statements needs: it lists "the Holy See" but sorts it under H. ISO has no such field
+   and UNTERM's article is not in any maintained package, so it is a documented rule set
+   (``takes_article``), applied to the UN short name:
+
+   * the name starts with one of ``ARTICLE_PREFIXES`` as whole words: "Republic",
+     "United", "Democratic", "Kingdom", "State of", "Russian Federation", "Holy See",
+     "European Union", "Central African", "Dominican", "Syrian", "Lao", "Czech".
+     Whole words, so "Dominica" and "Czechia" take none (only the former "Czech
+     Republic" would), while "Dominican Republic" does;
+   * the name is plural: its head (the part before any parenthesised qualifier) ends in
+     "Islands" ("the Marshall Islands", "the Solomon Islands") or is one of
+     ``PLURAL_NAMES`` ("the Bahamas", "the Comoros", "the Maldives", "the Philippines",
+     "the Netherlands (Kingdom of the)"; "the United Arab Emirates" already starts with
+     "United"). Names ending in "s" are not plural by that alone: Barbados, Cyprus,
+     Honduras, Seychelles take no article;
+   * the name is one of ``ARTICLE_NAMES``, the States UN English names with an article
+     for no rule one could write: "the Congo", "the Gambia", "the Niger", "the Sudan"
+     (exact names: "South Sudan" and "Democratic Republic of the Congo" are judged on
+     their own).
+
+   Names with a parenthesised qualifier take none unless a rule above says so: "Iran
+   (Islamic Republic of)", "Bolivia (Plurinational State of)", "Venezuela (Bolivarian
+   Republic of)", "Micronesia (Federated States of)"; nor do "Türkiye" or "Côte
+   d'Ivoire". An entry of ``PLURAL_NAMES`` or ``ARTICLE_NAMES`` that matches no mission
+   stops the generator (a renamed State must not silently lose its article).
+
 The other five languages are the iso-codes translations of the *ISO* English short
 name -- they are ISO translations, not UNTERM names, and may differ from the UN's own
 (e.g. the inverted "Corée, République de"). They are provided so that replies and
@@ -134,6 +162,33 @@ TRANSLATION_GAPS: Final[Mapping[tuple[str, str], str]] = {
     ("TUR", "ar"): "تركيا",
 }
 
+ARTICLE_PREFIXES: Final[tuple[str, ...]] = (
+    # A UN short name starting with these words takes "the" (rule 3 of the module).
+    "Republic",
+    "United",
+    "Democratic",
+    "Kingdom",
+    "State of",
+    "Russian Federation",
+    "Holy See",
+    "European Union",
+    "Central African",
+    "Dominican",
+    "Syrian",
+    "Lao",
+    "Czech",
+)
+
+PLURAL_NAMES: Final[frozenset[str]] = frozenset(
+    # Plural names take "the"; those ending in "Islands" are found by the rule itself.
+    {"Bahamas", "Comoros", "Maldives", "Philippines", "Netherlands", "United Arab Emirates"}
+)
+
+ARTICLE_NAMES: Final[frozenset[str]] = frozenset(
+    # Singular names UN English writes with "the", for no rule: the whole name must match.
+    {"Congo", "Gambia", "Niger", "Sudan"}
+)
+
 _REORDERED_QUALIFIERS: Final[tuple[str, ...]] = (
     "Republic",
     "United Republic",
@@ -157,6 +212,7 @@ class MissionRecord(TypedDict):
 
     code: str
     name: str
+    article: bool
     kind: str
     names: dict[str, str]
 
@@ -185,6 +241,29 @@ def un_short_name(iso_name: str) -> str:
         qualifier = qualifier.removeprefix("The ")
         return f"{qualifier} {head}"
     return f"{head} ({qualifier})"
+
+
+def _head(name: str) -> str:
+    """The name before any qualifier: "Netherlands (Kingdom of the)" -> "Netherlands"."""
+    return name.partition(" (")[0]
+
+
+def takes_article(name: str) -> bool:
+    """Whether UN English writes "the" before this UN short name (rule 3 of the module)."""
+    if any(name == prefix or name.startswith(prefix + " ") for prefix in ARTICLE_PREFIXES):
+        return True
+    head = _head(name)
+    return head.endswith(" Islands") or head in PLURAL_NAMES or name in ARTICLE_NAMES
+
+
+def _check_article_tables(names: Sequence[str]) -> None:
+    """Every explicit entry must still name a mission: a rename must not drop an article."""
+    heads = {_head(name) for name in names}
+    stale = sorted((PLURAL_NAMES - heads) | (ARTICLE_NAMES - set(names)))
+    if stale:
+        raise GenerationError(
+            f"PLURAL_NAMES/ARTICLE_NAMES name no mission: {stale}; update the tables"
+        )
 
 
 def _country_converter_tsv() -> Path:
@@ -280,6 +359,7 @@ def _state_records() -> Iterator[MissionRecord]:
         yield {
             "code": code,
             "name": name,
+            "article": takes_article(name),
             "kind": "member_state" if code in members else "observer_state",
             "names": {"en": name, **_translate(code, iso_name, translators)},
         }
@@ -290,6 +370,7 @@ def _european_union() -> MissionRecord:
     return {
         "code": EU_CODE,
         "name": EUROPEAN_UNION["en"],
+        "article": takes_article(EUROPEAN_UNION["en"]),
         "kind": "organization",
         "names": {key: EUROPEAN_UNION[key] for key in LANGUAGES},
     }
@@ -302,6 +383,7 @@ def build() -> RegistryDocument:
     codes = [mission["code"] for mission in missions]
     if len(set(codes)) != len(codes):
         raise GenerationError("duplicate mission codes")
+    _check_article_tables([mission["name"] for mission in missions])
     return {
         "source": {
             "pycountry": importlib.metadata.version("pycountry"),

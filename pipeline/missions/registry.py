@@ -39,12 +39,23 @@ class MissionInfo:
     "zh", "ar" to a display name (English is ``name``; the others are ISO 3166
     translations, not UNTERM). ``names`` is a read-only mapping and is left out of the
     hash so instances stay hashable.
+
+    ``article`` is true when UN English writes "the" before ``name`` ("the Holy See",
+    "the Netherlands (Kingdom of the)"); ``name`` itself never carries it, so lists can
+    be sorted on ``name`` ("the" ignored, as UN lists are) and displayed with
+    ``name_with_article``.
     """
 
     code: str
     name: str
     kind: MissionKind
     names: Mapping[str, str] = field(hash=False)
+    article: bool = False
+
+    @property
+    def name_with_article(self) -> str:
+        """The English name as it stands in running text: "the Holy See", "Côte d'Ivoire"."""
+        return f"the {self.name}" if self.article else self.name
 
 
 def _expect_str(value: object, what: str) -> str:
@@ -66,11 +77,16 @@ def _parse_mission(raw: object) -> MissionInfo:
         _expect_str(key, f"{code}.names key"): _expect_str(value, f"{code}.names[{key!r}]")
         for key, value in raw_names.items()
     }
+    # Absent in registries written before the article existed: no article.
+    article = raw.get("article", False)
+    if not isinstance(article, bool):
+        raise ValueError(f"mission registry: {code}.article must be true or false")
     return MissionInfo(
         code=code,
         name=_expect_str(raw.get("name"), f"{code}.name"),
         kind=MissionKind(_expect_str(raw.get("kind"), f"{code}.kind")),
         names=MappingProxyType(names),
+        article=article,
     )
 
 
