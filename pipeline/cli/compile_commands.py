@@ -1,0 +1,184 @@
+"""`intake compile MEETING --out FILE.docx [--pdf]`: the compilation the desk exports.
+
+Kept out of app.py so the command can be wired with one `register(app)` call. Errors
+follow the `intake` conventions: one line on stderr; exit 2 for what the user typed or
+configured (an unknown meeting, an output folder that does not exist, broken compilation
+texts), 1 for what could not be done (no accepted statement, a statement file missing
+from the store, the database or LibreOffice unavailable). Warnings (a statement without
+a known language, content not copied) are one line each and do not change the exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from pipeline.cli import app as cli
+from pipeline.compilation import (
+    CompilationError,
+    CompilationTemplateError,
+    CompilationTemplates,
+    OutputFolderMissing,
+    UnknownMeeting,
+    compile_meeting,
+    default_root,
+    export_pdf,
+)
+from pipeline.documents.convert import ConversionFailed, ConversionUnavailable
+from pipeline.documents.reading import zip_limits
+from pipeline.settings import Settings
+from pipeline.storage.blobs import BlobStore
+from pipeline.storage.db import DatabaseError, describe_url
+
+__all__ = ["compile_command", "register"]
+
+# Without a terminal (cron, a log file), a line every this many statements.
+PROGRESS_EVERY = 25
+
+
+def register(app: typer.Typer) -> None:
+    """Add `intake compile` to the `intake` command."""
+    app.command("compile")(compile_command)
+
+
+def compile_command(
+    meeting: Annotated[str, typer.Argument(help="The meeting's code, e.g. PKO-SAFETY.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="The Word file to write (FILE.docx).", show_default=False),
+    ],
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also write FILE.pdf beside it (needs LibreOffice).")
+    ] = False,
+    language: Annotated[
+        str,
+        typer.Option("--language", help="The language of the letter: a folder of the texts."),
+    ] = "en",
+    templates_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--templates",
+            help="Where the compilation texts are (LANGUAGE/letter.toml). Default: "
+            "compilation/ beside the configuration file, else config/compilation.",
+            show_default=False,
+        ),
+    ] = None,
+    letter_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            help="The letter's date (YYYY-MM-DD). Default: today in the meeting's time zone.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write the compilation of a meeting's accepted statements: the
+    President's letter listing the delegations, then one annex per statement.
+
+    Each mission's current accepted statement is taken (superseded, rejected
+    and held ones never are); compile again after a desk decision.
+    """
+    current = cli.settings()
+    if out.suffix.lower() != ".docx":
+        cli.fail(f"--out must name a .docx file, not {out.name!r}", cli.EXIT_CONFIG)
+    if not out.parent.is_dir():
+        cli.fail(f"the folder {out.parent} does not exist: create it first", cli.EXIT_CONFIG)
+    if out.is_dir():
+        cli.fail(f"{out} is a folder: name the .docx file to write", cli.EXIT_CONFIG)
+    try:
+        templates = CompilationTemplates.load(templates_dir or _texts_root(current), language)
+    except CompilationTemplateError as error:
+        cli.fail(str(error), cli.EXIT_CONFIG)
+
+    from pipeline.worker.run import prepare  # the worker's imports are not needed before
+
+    try:
+        engine = prepare(current)
+    except DatabaseError as error:
+        cli.fail(str(error))
+    try:
+        with Session(engine) as session, _progress() as progress:
+            result = compile_meeting(
+                session,
+                BlobStore(current.storage_path),
+                meeting,
+                templates=templates,
+                out=out,
+                progress=progress,
+                letter_date=letter_date.date() if letter_date else None,
+                limits=zip_limits(current.documents),
+            )
+    except (UnknownMeeting, OutputFolderMissing) as error:
+        cli.fail(str(error), cli.EXIT_CONFIG)
+    except CompilationError as error:
+        cli.fail(str(error))
+    except OSError as error:  # the output or the file store cannot be written or read
+        cli.fail(f"{error.strerror or error}: {error.filename or out}")
+    except SQLAlchemyError as error:
+        first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        cli.fail(f"cannot use the database at {describe_url(current.database_url)}: {first}")
+    finally:
+        engine.dispose()
+    for warning in result.warnings:
+        cli.err.print(f"intake: warning: {warning}", markup=False)
+    cli.out.print(
+        f"intake: {result.statements} statement(s) compiled into {result.path} "
+        f"({result.seconds:.1f} s)",
+        markup=False,
+    )
+    if pdf:
+        try:
+            written = export_pdf(out, binary=current.documents.libreoffice)
+        except ConversionUnavailable:
+            cli.fail(
+                f"LibreOffice (soffice) is not available, so no PDF was made ({out} is "
+                "written): install libreoffice-writer-nogui, or set [documents] libreoffice"
+            )
+        except ConversionFailed as error:
+            cli.fail(f"the PDF could not be made: {error} ({out} is written)")
+        cli.out.print(f"intake: PDF written to {written}", markup=False)
+
+
+def _texts_root(current: Settings) -> Path:
+    """compilation/ beside the configuration file when there is one, else the shipped texts."""
+    if current.source is not None:
+        beside = current.source.parent / "compilation"
+        if beside.is_dir():
+            return beside
+    return default_root()
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal; a plain line every PROGRESS_EVERY statements otherwise."""
+    if cli.err.is_terminal:
+        with Progress(
+            TextColumn("compiling"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=cli.err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("compiling", total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            yield update
+        return
+
+    def lines(done: int, total: int) -> None:
+        if total >= PROGRESS_EVERY and done and (done % PROGRESS_EVERY == 0 or done == total):
+            cli.out.print(f"intake: compiled {done} of {total} statements", markup=False)
+
+    yield lines

@@ -1,0 +1,241 @@
+"""The words of the compilation: one TOML file of Jinja2 texts per language.
+
+`config/compilation/<language>/letter.toml` holds every sentence the compilation writes
+around the statements (the letter's title, opening, list, closing and signature; each
+annex's label, heading by mission kind and original-language line), the names of the six
+languages, month names and how a date is written. Why TOML with Jinja2 strings rather
+than one .txt template per text: the letter is a dozen short texts plus small tables
+(languages, months, headings by kind), which read best side by side in one file that a
+translator copies to a new language folder; Jinja2 gives the texts variables and the
+odd condition ("1er mai" in French) without code.
+
+Everything is checked when the file is loaded -- every key present, every text parses
+and renders with a full sample context under `StrictUndefined` -- so a typo fails the
+`intake compile` command at once with the file and key, never as a blank in a document
+that is about to be issued.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from pipeline.compilation.errors import CompilationTemplateError
+from pipeline.missions.registry import MissionKind
+from pipeline.settings.models import MeetingFormat
+
+__all__ = ["FILE_NAME", "CompilationTemplates", "default_root"]
+
+FILE_NAME = "letter.toml"
+
+# A context with every variable a text may use, to render each text once at load time.
+_SAMPLE: Mapping[str, Any] = {
+    "meeting_title": "United Nations peacekeeping operations",
+    "meeting_code": "PKO-SAFETY",
+    "meeting_date": "24 May 2021",
+    "letter_date": "28 May 2021",
+    "held": "held by video-teleconference",
+    "president": "Zhang Jun",
+    "presidency": "China",
+    "list": "Côte d'Ivoire and the Holy See",
+    "count": 2,
+    "numeral": "II",
+    "name": "the Holy See",
+    "language": "French",
+    "day": 24,
+    "month": "May",
+    "year": 2021,
+}
+_LETTER_KEYS = ("title", "opening", "list", "closing", "president_missing")
+_ANNEX_KEYS = ("label", "original")
+_OFFICIAL_LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
+
+
+def default_root() -> Path:
+    """`config/compilation` of this checkout: the shipped English and French texts."""
+    return Path(__file__).resolve().parents[2] / "config" / "compilation"
+
+
+@dataclass(frozen=True)
+class CompilationTemplates:
+    """The compiled texts of one language; build with `CompilationTemplates.load`."""
+
+    language: str
+    path: Path
+    _texts: Mapping[str, jinja2.Template]
+    _signature: tuple[jinja2.Template, ...]
+    _held: Mapping[str, str]
+    _separator: str
+    _last_separator: str
+    _article: str | None
+    _headings: Mapping[MissionKind, jinja2.Template]
+    _languages: Mapping[str, str]
+    _months: tuple[str, ...]
+
+    @classmethod
+    def load(cls, root: Path, language: str = "en") -> CompilationTemplates:
+        """Read and check `root/<language>/letter.toml`.
+
+        Raises CompilationTemplateError naming the file (and key) when it is missing,
+        not TOML, incomplete, or a text does not parse or uses an unknown variable.
+        """
+        path = root / language / FILE_NAME
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CompilationTemplateError(
+                f"no compilation texts for language {language!r}: {path} does not exist"
+            ) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise CompilationTemplateError(f"{path}: cannot be read ({error})") from None
+        except tomllib.TOMLDecodeError as error:
+            raise CompilationTemplateError(f"{path}: is not valid TOML: {error}") from None
+        return _Loader(path, data).build(language)
+
+    # -- the letter ---------------------------------------------------------------------
+
+    def render(self, key: str, context: Mapping[str, Any]) -> str:
+        """The text `key` ("letter.title", "annex.label", ...) with `context` filled in."""
+        return _render(self.path, key, self._texts[key], context)
+
+    def signature(self, context: Mapping[str, Any]) -> list[str]:
+        """The signature block, one paragraph per line."""
+        return [
+            _render(self.path, "letter.signature", template, context)
+            for template in self._signature
+        ]
+
+    def held(self, meeting_format: str) -> str:
+        """How the meeting was held, as the opening says it."""
+        return self._held[meeting_format]
+
+    def join(self, names: Sequence[str]) -> str:
+        """UN style list: "A", "A and B", "A, B and C" (no comma before the last)."""
+        if len(names) <= 1:
+            return "".join(names)
+        return self._separator.join(names[:-1]) + self._last_separator + names[-1]
+
+    def mission_name(self, name: str, *, article: bool) -> str:
+        """`name` as it stands in running text: with the article where the language has one."""
+        if article and self._article:
+            return f"{self._article} {name}"
+        return name
+
+    def format_date(self, day: date) -> str:
+        """A date as this language writes it in a UN letter ("24 May 2021")."""
+        context = {"day": day.day, "month": self._months[day.month - 1], "year": day.year}
+        return self.render("dates.format", context)
+
+    # -- the annexes --------------------------------------------------------------------
+
+    def annex_heading(self, kind: MissionKind, context: Mapping[str, Any]) -> str:
+        """ "Statement by the Permanent Mission of X to the United Nations", by kind."""
+        return _render(self.path, f"annex.heading.{kind.value}", self._headings[kind], context)
+
+    def language_name(self, code: str | None) -> str | None:
+        """The language's name for "[Original: ...]", or None when it is not known."""
+        if code is None:
+            return None
+        return self._languages.get(code)
+
+
+def _render(path: Path, key: str, template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    try:
+        return " ".join(template.render(**context).split())
+    except jinja2.UndefinedError as error:
+        raise CompilationTemplateError(f"{path}: {key}: {error.message}") from None
+
+
+class _Loader:
+    """Reads one letter.toml, checking as it goes; every error names the key."""
+
+    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self.env = jinja2.Environment(
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # noqa: S701  (text for a Word document, never HTML)
+        )
+
+    def build(self, language: str) -> CompilationTemplates:
+        texts: dict[str, jinja2.Template] = {}
+        for key in _LETTER_KEYS:
+            texts[f"letter.{key}"] = self.template(f"letter.{key}")
+        for key in _ANNEX_KEYS:
+            texts[f"annex.{key}"] = self.template(f"annex.{key}")
+        texts["dates.format"] = self.template("dates.format")
+        signature = tuple(
+            self.compile("letter.signature", line)
+            for line in self.strings("letter.signature", minimum=1)
+        )
+        held = {fmt.value: self.string(f"held.{fmt.value}") for fmt in MeetingFormat}
+        headings = {kind: self.template(f"annex.heading.{kind.value}") for kind in MissionKind}
+        languages = {code: self.string(f"languages.{code}") for code in _OFFICIAL_LANGUAGES}
+        months = tuple(self.strings("dates.months", minimum=12))
+        if len(months) != 12:
+            raise self.error("dates.months", "must list the twelve months")
+        article = self.lookup("names.article", required=False)
+        if article is not None and (not isinstance(article, str) or not article.strip()):
+            raise self.error("names.article", "must be a word such as 'the', or be left out")
+        templates = CompilationTemplates(
+            language=language,
+            path=self.path,
+            _texts=texts,
+            _signature=signature,
+            _held=held,
+            _separator=self.string("list.separator", strip=False),
+            _last_separator=self.string("list.last_separator", strip=False),
+            _article=article.strip() if isinstance(article, str) else None,
+            _headings=headings,
+            _languages=languages,
+            _months=months,
+        )
+        for key, template in [*texts.items(), *(("letter.signature", t) for t in signature)]:
+            _render(self.path, key, template, _SAMPLE)
+        for kind in MissionKind:
+            templates.annex_heading(kind, _SAMPLE)
+        return templates
+
+    def error(self, key: str, problem: str) -> CompilationTemplateError:
+        return CompilationTemplateError(f"{self.path}: {key}: {problem}")
+
+    def lookup(self, key: str, *, required: bool = True) -> object:
+        node: object = self.data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                if required:
+                    raise self.error(key, "is missing")
+                return None
+            node = node[part]
+        return node
+
+    def string(self, key: str, *, strip: bool = True) -> str:
+        value = self.lookup(key)
+        if not isinstance(value, str) or (strip and not value.strip()):
+            raise self.error(key, "must be a non-empty text")
+        return value
+
+    def strings(self, key: str, *, minimum: int) -> list[str]:
+        value = self.lookup(key)
+        if (
+            not isinstance(value, list)
+            or len(value) < minimum
+            or not all(isinstance(item, str) and item.strip() for item in value)
+        ):
+            raise self.error(key, f"must be a list of at least {minimum} non-empty texts")
+        return list(value)
+
+    def compile(self, key: str, text: str) -> jinja2.Template:
+        try:
+            return self.env.from_string(text)
+        except jinja2.TemplateSyntaxError as error:
+            raise self.error(key, f"line {error.lineno}: {error.message}") from None
+
+    def template(self, key: str) -> jinja2.Template:
+        return self.compile(key, self.string(key))
