@@ -8,6 +8,7 @@ SMTP server, SQLite and PostgreSQL) before each story, exactly as in production.
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import re
 import socket
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import docx
 import httpx
 import pytest
 import uvicorn
@@ -195,6 +197,7 @@ PROTECTED = [
     ("POST", "/submissions/{reference}/decide", "/submissions/PKO-SAFETY-0001/decide"),
     ("GET", "/documents/{id:int}/download", "/documents/1/download"),
     ("GET", "/missing", "/missing?meeting=PKO-SAFETY"),
+    ("GET", "/meetings/{code}/compilation.docx", "/meetings/PKO-SAFETY/compilation.docx"),
     ("GET", "/replies", "/replies?status=failed"),
     ("POST", "/replies/{id:int}/resend", "/replies/1/resend"),
     ("GET", "/audit", "/audit"),
@@ -523,6 +526,28 @@ def test_a_subject_and_a_file_name_with_a_script_render_as_text(dashboard: Dashb
 
 
 # -- downloads ---------------------------------------------------------------------------------
+
+
+def test_the_desk_downloads_the_compilation_of_a_meeting_from_the_overview(
+    dashboard: Dashboard,
+) -> None:
+    """Built on request from the accepted statements: France's is annexed, the late and
+    the held ones are not."""
+    with dashboard.login() as client:
+        overview = client.get("/")
+        compiled = client.get("/meetings/PKO-SAFETY/compilation.docx")
+        nothing = client.get("/meetings/WPS-2021/compilation.docx")
+
+    assert 'href="/meetings/PKO-SAFETY/compilation.docx"' in overview.text
+    assert compiled.status_code == 200
+    assert compiled.headers["content-type"] == "application/octet-stream"
+    assert compiled.headers["content-disposition"].startswith("attachment;")
+    document = docx.Document(io.BytesIO(compiled.content))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "Annex I" in text
+    assert "France" in text
+    assert "Ghana" not in text
+    assert nothing.status_code == 303  # no accepted statement: back to the overview, told why
 
 
 def test_downloads_are_attachments_with_the_original_bytes_and_never_html(

@@ -29,12 +29,11 @@ from pipeline.compilation import (
     OutputFolderMissing,
     UnknownMeeting,
     compile_meeting,
-    default_root,
     export_pdf,
+    texts_root,
 )
 from pipeline.documents.convert import ConversionFailed, ConversionUnavailable
 from pipeline.documents.reading import zip_limits
-from pipeline.settings import Settings
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import DatabaseError, describe_url
 
@@ -95,7 +94,7 @@ def compile_command(
     if out.is_dir():
         cli.fail(f"{out} is a folder: name the .docx file to write", cli.EXIT_CONFIG)
     try:
-        templates = CompilationTemplates.load(templates_dir or _texts_root(current), language)
+        templates = CompilationTemplates.load(templates_dir or texts_root(current), language)
     except CompilationTemplateError as error:
         cli.fail(str(error), cli.EXIT_CONFIG)
 
@@ -146,15 +145,6 @@ def compile_command(
         except ConversionFailed as error:
             cli.fail(f"the PDF could not be made: {error} ({out} is written)")
         cli.out.print(f"intake: PDF written to {written}", markup=False)
-
-
-def _texts_root(current: Settings) -> Path:
-    """compilation/ beside the configuration file when there is one, else the shipped texts."""
-    if current.source is not None:
-        beside = current.source.parent / "compilation"
-        if beside.is_dir():
-            return beside
-    return default_root()
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from pipeline.compilation.errors import (
     UnknownMeeting,
 )
 from pipeline.compilation.pdf import export_pdf
-from pipeline.compilation.templates import CompilationTemplates, default_root
+from pipeline.compilation.templates import CompilationTemplates, default_root, texts_root
 
 __all__ = [
     "Annex",
@@ -33,4 +33,5 @@ __all__ = [
     "default_root",
     "export_pdf",
     "roman_numeral",
+    "texts_root",
 ]

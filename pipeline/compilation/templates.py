@@ -28,9 +28,9 @@ import jinja2
 
 from pipeline.compilation.errors import CompilationTemplateError
 from pipeline.missions.registry import MissionKind
-from pipeline.settings.models import MeetingFormat
+from pipeline.settings.models import MeetingFormat, Settings
 
-__all__ = ["FILE_NAME", "CompilationTemplates", "default_root"]
+__all__ = ["FILE_NAME", "CompilationTemplates", "default_root", "texts_root"]
 
 FILE_NAME = "letter.toml"
 
@@ -239,3 +239,12 @@ class _Loader:
 
     def template(self, key: str) -> jinja2.Template:
         return self.compile(key, self.string(key))
+
+
+def texts_root(settings: Settings) -> Path:
+    """compilation/ beside the configuration file when there is one, else the shipped texts."""
+    if settings.source is not None:
+        beside = settings.source.parent / "compilation"
+        if beside.is_dir():
+            return beside
+    return default_root()

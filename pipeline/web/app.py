@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from pipeline.compilation import (
+    CompilationError,
+    CompilationTemplates,
+    compile_meeting,
+    texts_root,
+)
 from pipeline.desk.actions import ActionError, decide_submission, resend_reply
 from pipeline.desk.views import (
     DEFAULT_ZONE,
@@ -469,6 +476,36 @@ async def download(request: Request, user: str) -> Response:
     )
 
 
+async def compilation(request: Request, user: str) -> Response:
+    """The meeting's compilation, built now from its accepted statements: a desk override
+    made a minute ago is in it."""
+    code: str = request.path_params["code"].upper()
+    ctx = _ctx(request)
+
+    def build() -> bytes:
+        templates = CompilationTemplates.load(texts_root(ctx.settings))
+        with tempfile.TemporaryDirectory(prefix="intake-compilation-") as folder:
+            out = Path(folder) / f"{code}.docx"
+            with Session(ctx.ready()) as session:
+                compile_meeting(session, ctx.blobs, code, templates=templates, out=out)
+            return out.read_bytes()
+
+    try:
+        content = await run_in_threadpool(build)
+    except CompilationError as error:
+        _flash(request, "error", f"No compilation for {code}: {error}.")
+        return RedirectResponse("/", status_code=303)
+    log.info("%s downloaded the compilation of %s", user, code)
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe_filename(code)}-compilation.docx"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 # -- actions --------------------------------------------------------------------------------------
 
 
@@ -651,6 +688,7 @@ def routes() -> list[BaseRoute]:
         Route("/submissions/{reference}/decide", action(decide), methods=["POST"]),
         Route("/documents/{id:int}/download", page(download), methods=["GET"]),
         Route("/missing", page(missing), methods=["GET"]),
+        Route("/meetings/{code}/compilation.docx", page(compilation), methods=["GET"]),
         Route("/replies", page(replies), methods=["GET"]),
         Route("/replies/{id:int}/resend", action(resend), methods=["POST"]),
         Route("/audit", page(audit), methods=["GET"]),
