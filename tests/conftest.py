@@ -27,6 +27,7 @@ from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.smtp import CapturedMessage, CapturingSMTPServer
 from pipeline.documents.convert import find_libreoffice
 from pipeline.settings import Settings, parse_settings
+from pipeline.settings.toml_writer import to_toml
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from pipeline.storage.queries import SubmissionRow, list_submissions
@@ -204,7 +205,7 @@ class Intake:
         """The same configuration as a TOML file, for tests that run the real command."""
         data = _merge(self.config_data, changes)
         path = path or self.tmp_path / "intake.toml"
-        path.write_text(_to_toml(data), encoding="utf-8")
+        path.write_text(to_toml(data), encoding="utf-8")
         return path
 
     def reconfigure(self, **changes: Any) -> None:
@@ -220,39 +221,6 @@ def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
-def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
-    """Just enough TOML for test configurations (tables, arrays of tables, scalars)."""
-    lines: list[str] = []
-    tables: list[tuple[str, dict[str, Any]]] = []
-    arrays: list[tuple[str, list[dict[str, Any]]]] = []
-    for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict):
-            tables.append((name, value))
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            arrays.append((name, value))
-        else:
-            lines.append(f"{key} = {_toml_value(value)}")
-    out = "\n".join(lines) + ("\n" if lines else "")
-    for name, table in tables:
-        out += f"\n[{name}]\n" + _to_toml(table, name)
-    for name, items in arrays:
-        for item in items:
-            out += f"\n[[{name}]]\n" + _to_toml(item, name)
-    return out
 
 
 @pytest.fixture

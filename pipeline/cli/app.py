@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,7 +47,9 @@ config_app = typer.Typer(help="Check the configuration file.")
 app.add_typer(config_app, name="config")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# Piped or logged output has no width: rich would assume 80 columns and crop the tables.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 
 EXIT_RUN_FAILED = 1
 EXIT_CONFIG = 2

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -29,6 +30,7 @@ from pipeline.documents.convert import find_libreoffice, soffice_convert
 from pipeline.documents.errors import DocumentError
 from pipeline.settings import parse_settings
 from pipeline.settings.models import Settings
+from pipeline.settings.toml_writer import to_toml
 from pipeline.storage.db import make_engine
 from pipeline.storage.queries import list_submissions
 from pipeline.worker.run import run_once
@@ -176,7 +178,11 @@ def _legacy_seed() -> list[Seed]:
 
 
 def demo_settings(base: Path, dovecot: ThrowawayDovecot, smtp: CapturingSMTPServer) -> Settings:
-    data = {
+    return parse_settings(demo_config(base, dovecot, smtp), environ={})
+
+
+def demo_config(base: Path, dovecot: ThrowawayDovecot, smtp: CapturingSMTPServer) -> dict[str, Any]:
+    return {
         "paths": {"data_dir": str(base / "data")},
         "mailbox": {
             "host": dovecot.host,
@@ -198,6 +204,8 @@ def demo_settings(base: Path, dovecot: ThrowawayDovecot, smtp: CapturingSMTPServ
                     "security of peacekeepers"
                 ),
                 "date": "2021-05-24",
+                "president": "Zhang Jun",
+                "presidency": "CHN",
             }
         ],
         "missions": {
@@ -212,7 +220,6 @@ def demo_settings(base: Path, dovecot: ThrowawayDovecot, smtp: CapturingSMTPServ
             "URY": {"senders": ["uruguay@un.int"]},
         },
     }
-    return parse_settings(data, environ={})
 
 
 def run_demo(console: Console, *, keep: Path | None = None) -> None:
@@ -230,7 +237,11 @@ def run_demo(console: Console, *, keep: Path | None = None) -> None:
         if keep is None:
             shutil.rmtree(base, ignore_errors=True)
         else:
-            console.print(f"\nThe demo's database and files are kept in {base}/data.")
+            console.print(
+                f"\nThe demo's database and files are kept in {base}/data, with a configuration"
+                f" for looking at them: intake --config {base}/intake.toml queue"
+                " (or submissions list, compile, web; the demo's mail servers are gone)."
+            )
 
 
 def _run(console: Console, base: Path) -> None:
@@ -239,7 +250,9 @@ def _run(console: Console, base: Path) -> None:
         CapturingSMTPServer() as smtp,
     ):
         dovecot.add_user(USER, PASSWORD)
-        settings = demo_settings(base, dovecot, smtp)
+        config = demo_config(base, dovecot, smtp)
+        settings = parse_settings(config, environ={})
+        (base / "intake.toml").write_text(to_toml(config), encoding="utf-8")
         console.print(Rule("Intake demo: written statements for the 24 May 2021 open debate"))
         console.print(
             f"A throwaway mailbox {USER}@127.0.0.1:{dovecot.port} (Dovecot) receives "
