@@ -43,7 +43,7 @@ ALL_CHECKS: Mapping[str, Check] = _index(
 )
 
 # Codes that do not come from a check but from the worker itself.
-WORKER_REASONS: tuple[str, ...] = ("internal_error",)
+WORKER_REASONS: tuple[str, ...] = ("internal_error", "quarantined", "message_too_large")
 
 KNOWN_REASONS: frozenset[str] = frozenset(
     [code for check in ALL_CHECKS.values() for code in check.reasons] + list(WORKER_REASONS)

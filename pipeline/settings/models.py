@@ -184,8 +184,19 @@ class MeetingSettings(Strict):
         return self.deadline
 
 
+class AuthPolicy(StrEnum):
+    """What a message from a registered mission needs from our receiving server's
+    SPF/DKIM/DMARC verdicts (Authentication-Results) to be accepted."""
+
+    REQUIRE = "require"  # no pass: rejected (forged_sender)
+    HOLD = "hold"  # no pass: held for the desk
+    OFF = "off"  # not checked
+
+
 class MissionSettings(Strict):
     senders: list[str] = []
+    # Overrides [authentication] policy for this mission (a ministry without DKIM, say).
+    authentication: AuthPolicy | None = None
 
     @field_validator("senders")
     @classmethod
@@ -214,6 +225,28 @@ class RepliesSettings(Strict):
     language: str = "en"
     # Send a "held for review" notice when a message is held for the desk.
     notify_held: bool = True
+    # At most one rejection per sender and set of reasons within this many hours (0: no
+    # limit): a mail loop or a flood of bad messages never becomes a flood of replies.
+    rejection_window_hours: int = Field(default=24, ge=0)
+
+
+class LimitsSettings(Strict):
+    """Limits on incoming mail, checked before (size) or while (the rest) it is read."""
+
+    max_message_mb: int = Field(default=30, ge=1)  # from RFC822.SIZE, before downloading
+    max_parts: int = Field(default=200, ge=2)  # MIME parts in one message
+    max_depth: int = Field(default=10, ge=2)  # nesting of multiparts and attached messages
+    max_header_kb: int = Field(default=256, ge=8)  # the whole header block
+    max_header_line_kb: int = Field(default=16, ge=1)  # any one header
+
+
+class AuthenticationSettings(Strict):
+    """Sender authentication from our own receiving server's Authentication-Results."""
+
+    # The authserv-id our receiving MTA writes (e.g. "mx.example.org"); any other
+    # Authentication-Results header was added by someone else and is ignored.
+    authserv_id: str | None = None
+    policy: AuthPolicy = AuthPolicy.OFF
 
 
 class Action(StrEnum):
@@ -237,6 +270,7 @@ DEFAULT_DECISION_TABLE: dict[str, Action] = {
     "ambiguous_meeting": Action.HOLD,
     "meeting_closed": Action.REJECT,
     "internal_error": Action.HOLD,
+    "quarantined": Action.HOLD,
     # What the delegation can fix.
     "unknown_sender": Action.REJECT,
     "late": Action.REJECT,
@@ -251,6 +285,7 @@ DEFAULT_DECISION_TABLE: dict[str, Action] = {
     "statement_template": Action.REJECT,
     "statement_unsafe": Action.REJECT,
     "too_long": Action.REJECT,
+    "message_too_large": Action.REJECT,
     "no_cover_letter": Action.REJECT,
     "cover_letter_unreadable": Action.REJECT,
     "cover_letter_not_addressed": Action.REJECT,
@@ -352,6 +387,10 @@ class WorkerSettings(Strict):
     outbox_interval: int = Field(default=30, ge=5, description="seconds between outbox flushes")
     # A reply claimed by a worker that died is retried after this long.
     stale_claim: timedelta = timedelta(minutes=10)
+    # A message whose processing killed the worker this many times is quarantined.
+    max_crashes: int = Field(default=3, ge=1)
+    # Use IMAP IDLE when the server has it: new mail is handled within seconds.
+    idle: bool = True
 
 
 class Settings(Strict):
@@ -366,6 +405,8 @@ class Settings(Strict):
     documents: DocumentSettings = DocumentSettings()
     desk: DeskSettings = DeskSettings()
     web: WebSettings = WebSettings()
+    limits: LimitsSettings = LimitsSettings()
+    authentication: AuthenticationSettings = AuthenticationSettings()
     meetings: list[MeetingSettings] = []
     missions: dict[str, MissionSettings] = {}
     checks: list[str] = Field(default_factory=lambda: list(DEFAULT_CHECKS))
