@@ -32,7 +32,11 @@ def sync_reference_data(session: Session, settings: Settings) -> None:
             )
             session.add(mission)
             missions[info.code] = mission
-        elif mission.name != info.name or mission.kind != info.kind:
+        elif (mission.name, mission.kind, mission.names) != (
+            info.name,
+            info.kind,
+            dict(info.names),
+        ):
             mission.name, mission.kind, mission.names = info.name, info.kind, dict(info.names)
             session.add(mission)
     session.flush()
