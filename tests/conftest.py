@@ -11,9 +11,10 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,6 +41,32 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 _user_numbers = itertools.count(1)
+
+# Figures the reliability stories measure (messages, kills, duplicates, losses): printed
+# at the end of every test run, so CI logs show them without `pytest -s`.
+_figures: list[tuple[str, str]] = []
+
+Report = Callable[[str], None]
+
+
+def add_figures(source: str, line: str) -> None:
+    """One line for the run's "figures" summary, under the name of what measured it."""
+    print(line)
+    _figures.append((source, line))
+
+
+@pytest.fixture
+def report_figures(request: pytest.FixtureRequest) -> Report:
+    """`report_figures("...")` records one line for the run's "figures" summary."""
+    return partial(add_figures, request.node.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _figures:
+        return
+    terminalreporter.section("figures")
+    for nodeid, line in _figures:
+        terminalreporter.write_line(f"{nodeid}: {line}")
 
 
 @pytest.fixture(scope="session")
@@ -99,12 +126,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'intake.db'}"
         return
     url: str = request.getfixturevalue("postgres_url")
-    engine = sa.create_engine(url)
-    SQLModel.metadata.drop_all(engine)
-    engine.dispose()
+    _drop_everything(url)
     yield url
+    _drop_everything(url)
+
+
+def _drop_everything(url: str) -> None:
     engine = sa.create_engine(url)
     SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 
 

@@ -73,6 +73,14 @@ BROKEN = {
     "an unknown decision": ('[decision]\nlate = "shrug"', "decision.late: Input should be"),
     "an unknown reason code": ('[decision]\nlatte = "reject"', "unknown reason code 'latte'"),
     "a bad database url": ('[database]\nurl = "mysql://x"', "database.url: must start with"),
+    "a sender policy with no trusted server": (
+        '[authentication]\npolicy = "require"',
+        "authentication.authserv_id is not set",
+    ),
+    "a mission's sender policy with no trusted server": (
+        '[missions.FRA]\nsenders = ["a@un.int"]\nauthentication = "hold"',
+        "missions.FRA.authentication is 'hold' but authentication.authserv_id is not set",
+    ),
 }
 
 

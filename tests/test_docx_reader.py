@@ -26,6 +26,7 @@ from xml.sax.saxutils import escape
 import docx
 import pytest
 
+from pipeline.documents import langid_model
 from pipeline.documents.docx_reader import DocxText, read_docx
 from pipeline.documents.errors import DocumentError, UnreadableDocument, UnsafeDocument
 from pipeline.documents.language import LANGUAGE_NAMES, OFFICIAL_LANGUAGES, detect_language
@@ -845,3 +846,27 @@ def test_every_word_file_in_the_corpus_reads_or_is_refused_cleanly(path: Path) -
     assert statement.title is None or 0 < len(statement.title) <= 300
     measure_text(statement.text)
     detect_language(statement.text)
+
+
+def test_the_shipped_language_model_is_langids_own() -> None:
+    """The six-language model loaded at start (pipeline/documents/langid_six.npz) holds
+    exactly the numbers the installed langid decodes, and judges text the same way: a
+    stale file after a langid upgrade fails here (regenerate with
+    `python -m pipeline.documents.langid_model`)."""
+    decoded = langid_model.decode_langid(OFFICIAL_LANGUAGES)
+    shipped = langid_model.load()
+    expected = langid_model.arrays_of(decoded)
+    got = langid_model.arrays_of(shipped)
+
+    assert sorted(got) == sorted(expected)
+    for name, values in expected.items():
+        assert got[name].dtype == values.dtype, name
+        assert (got[name] == values).all(), name
+    for text in (
+        "Mr. President, I thank you for convening this open debate on peacekeeping.",
+        "Monsieur le Président, je vous remercie d'avoir convoqué ce débat public.",
+        "Señor Presidente, le agradezco la convocatoria de este debate abierto.",
+    ):
+        assert shipped.nb_classprobs(shipped.instance2fv(text)).tolist() == (
+            decoded.nb_classprobs(decoded.instance2fv(text)).tolist()
+        )

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from pipeline.checks.authentication import SenderAuthentication
 from pipeline.checks.base import Check
 from pipeline.checks.documents import CoverLetter, Statement, WordLimit
+from pipeline.checks.limits import MessageLimits
 from pipeline.checks.meeting import Deadline, OpenMeeting
 from pipeline.checks.sender import KnownSender
 from pipeline.checks.traffic import AutomaticTraffic, Duplicate, OwnAddress
+from pipeline.settings.models import Settings
 
 
 def _index(checks: Sequence[Check]) -> dict[str, Check]:
@@ -33,7 +36,9 @@ ALL_CHECKS: Mapping[str, Check] = _index(
         AutomaticTraffic(),
         OwnAddress(),
         Duplicate(),
+        MessageLimits(),
         KnownSender(),
+        SenderAuthentication(),
         OpenMeeting(),
         Deadline(),
         Statement(),
@@ -50,5 +55,15 @@ KNOWN_REASONS: frozenset[str] = frozenset(
 )
 
 
-def checks_for(names: Sequence[str]) -> list[Check]:
-    return [ALL_CHECKS[name] for name in names]
+def checks_for(names: Sequence[str], settings: Settings | None = None) -> list[Check]:
+    """The checks by name; with the settings, those that take configuration are built
+    from them (the registry's own instances are unconfigured and check nothing)."""
+    checks = [ALL_CHECKS[name] for name in names]
+    if settings is None:
+        return checks
+    return [
+        SenderAuthentication.from_settings(settings)
+        if check.name == SenderAuthentication.name
+        else check
+        for check in checks
+    ]

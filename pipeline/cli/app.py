@@ -264,6 +264,7 @@ def main() -> None:
 
 # The desk's commands live in their own module; registering them here keeps one `intake`.
 from pipeline.cli import compile_commands as _compile  # noqa: E402
+from pipeline.cli import db_commands as _db  # noqa: E402
 from pipeline.cli import desk as _desk  # noqa: E402
 from pipeline.cli import ops as _ops  # noqa: E402
 from pipeline.cli import web_commands as _web  # noqa: E402
@@ -272,3 +273,4 @@ _desk.register(app, submissions_app)
 _ops.register(app)
 _web.register(app)
 _compile.register(app)
+_db.register(app)

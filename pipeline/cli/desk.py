@@ -392,7 +392,7 @@ def messages_retry(
                 settings=current,
                 directory=directory,
                 templates=templates,
-                checks=checks_for(current.checks),
+                checks=checks_for(current.checks, current),
                 blobs=BlobStore(current.storage_path),
                 mailbox=record.mailbox,
                 uidvalidity=record.uidvalidity,

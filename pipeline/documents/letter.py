@@ -40,7 +40,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 from pipeline.documents.pdf_reader import TEXT_LAYER_MIN_LETTERS
@@ -105,8 +105,10 @@ class _Normalised:
         return original[self.spans[start][0] : self.spans[end - 1][1]]
 
 
+@lru_cache(maxsize=8192)
 def _fold(cluster: str) -> str:
-    """One character (with its combining marks) in comparable form."""
+    """One character (with its combining marks) in comparable form (cached: a letter
+    repeats a few dozen characters thousands of times)."""
     base = cluster[0]
     if base in _APOSTROPHES:
         return "'"
@@ -181,7 +183,10 @@ def _normalise(text: str) -> _Normalised:
     return _Normalised("".join(out), tuple(spans))
 
 
+@lru_cache(maxsize=4096)
 def _norm(literal: str) -> str:
+    """A phrase or name in normalised form (cached: the same names come with every
+    letter of a mission)."""
     return _normalise(literal).text
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from enum import StrEnum
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -70,7 +71,15 @@ def _zip_type(content: bytes) -> FileType:
                 for content_type, kind in _OOXML_MAIN.items():
                     if f'contenttype="{content_type}"' in types:
                         return kind
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, NotImplementedError):
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+        NotImplementedError,
+    ):
         return FileType.ZIP
     return FileType.ZIP
 

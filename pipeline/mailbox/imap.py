@@ -3,6 +3,10 @@
 One facade over imapclient, used as a context manager, with an explicit timeout and one
 exception tree (`MailboxError`). Fetching uses BODY.PEEK[] so that reading never changes
 the mailbox; the only change we make is the move, after the database has committed.
+
+Sizes are asked for first (RFC822.SIZE): a message over `[limits] max_message_mb` is
+never downloaded whole, only its header, so one 500 MB mail cannot exhaust the worker's
+memory (and, crashing it again and again, block the mailbox).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -42,11 +47,14 @@ class FetchedMessage:
     raw: bytes
     internaldate: datetime
     size: int
+    # Over the size limit: `raw` is the header only (BODY.PEEK[HEADER]), `size` the whole.
+    truncated: bool = False
 
 
 class Mailbox:
-    def __init__(self, settings: MailboxSettings) -> None:
+    def __init__(self, settings: MailboxSettings, *, max_message_bytes: int | None = None) -> None:
         self.settings = settings
+        self.max_message_bytes = max_message_bytes
         self._client: imapclient.IMAPClient | None = None
         self.uidvalidity: int = 0
         self._delimiter: str = "/"
@@ -80,7 +88,12 @@ class Mailbox:
             return ssl.create_default_context(cafile=str(self.settings.ca_file))
         return ssl.create_default_context()
 
-    def open(self) -> None:
+    def open(self, *, readonly: bool = False) -> None:
+        """Connect, log in and select the submissions folder.
+
+        `readonly` opens it with EXAMINE instead of SELECT, for a connection that only
+        watches (`pipeline.mailbox.idle`): it can never change the mailbox.
+        """
         s = self.settings
         try:
             client = imapclient.IMAPClient(
@@ -102,7 +115,7 @@ class Mailbox:
             response = client.login(s.username, s.password.get_secret_value())
             if isinstance(response, bytes) and b"initialization failed" in response.lower():
                 raise LoginError(response.decode("utf-8", "replace"))
-            info = client.select_folder(s.folder)
+            info = client.select_folder(s.folder, readonly=readonly)
         except LoginError:
             _quietly_close(client)
             raise MailboxLoginFailed(
@@ -157,31 +170,65 @@ class Mailbox:
         return sorted(int(uid) for uid in uids)
 
     def fetch(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
-        """Fetch in batches; a message that vanished meanwhile is simply not returned."""
+        """Fetch in batches, in UID order; a message that vanished meanwhile (moved by
+        another worker) is simply not returned. With a size limit, sizes come first and a
+        message over it is returned `truncated`, its header only."""
         batch = self.settings.batch_size
         for start in range(0, len(uids), batch):
             chunk = list(uids[start : start + batch])
-            try:
-                response = self.client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
-            except (IMAPClientError, OSError) as error:
-                raise MailboxUnavailable(
-                    f"lost the mailbox at {self._where()} while fetching: {error}"
-                ) from None
+            whole, header_only = self._split_by_size(chunk)
+            found = self._fetch_parts(whole, "BODY.PEEK[]", b"BODY[]")
+            found.update(self._fetch_parts(header_only, "BODY.PEEK[HEADER]", b"BODY[HEADER]"))
             for uid in chunk:
-                data = response.get(uid)
-                body = data.get(b"BODY[]") if data is not None else None
-                if data is None or body is None:
-                    # Moved or expunged meanwhile (by another worker): not ours to handle.
-                    continue
-                internaldate = data[b"INTERNALDATE"]
-                if internaldate.tzinfo is None:
-                    internaldate = internaldate.replace(tzinfo=UTC)
-                yield FetchedMessage(
-                    uid=uid,
-                    raw=bytes(body),
-                    internaldate=internaldate.astimezone(UTC),
-                    size=int(data.get(b"RFC822.SIZE") or len(body)),
-                )
+                if uid in found:
+                    yield found[uid]
+
+    def _split_by_size(self, uids: list[int]) -> tuple[list[int], list[int]]:
+        limit = self.max_message_bytes
+        if limit is None or not uids:
+            return uids, []
+        response = self._fetch(uids, ["RFC822.SIZE"])
+        whole: list[int] = []
+        header_only: list[int] = []
+        for uid in uids:
+            data = response.get(uid)
+            if data is None:
+                continue  # moved or expunged meanwhile
+            size = int(data.get(b"RFC822.SIZE") or 0)
+            (header_only if size > limit else whole).append(uid)
+        return whole, header_only
+
+    def _fetch_parts(self, uids: list[int], item: str, key: bytes) -> dict[int, FetchedMessage]:
+        if not uids:
+            return {}
+        response = self._fetch(uids, [item, "INTERNALDATE", "RFC822.SIZE"])
+        found: dict[int, FetchedMessage] = {}
+        for uid in uids:
+            data = response.get(uid)
+            body = data.get(key) if data is not None else None
+            if data is None or body is None:
+                # Moved or expunged meanwhile (by another worker): not ours to handle.
+                continue
+            internaldate = data[b"INTERNALDATE"]
+            if internaldate.tzinfo is None:
+                internaldate = internaldate.replace(tzinfo=UTC)
+            found[uid] = FetchedMessage(
+                uid=uid,
+                raw=bytes(body),
+                internaldate=internaldate.astimezone(UTC),
+                size=int(data.get(b"RFC822.SIZE") or len(body)),
+                truncated=key != b"BODY[]",
+            )
+        return found
+
+    def _fetch(self, uids: list[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
+        try:
+            response: dict[int, dict[bytes, Any]] = self.client.fetch(uids, items)
+        except (IMAPClientError, OSError) as error:
+            raise MailboxUnavailable(
+                f"lost the mailbox at {self._where()} while fetching: {error}"
+            ) from None
+        return response
 
     # -- moving -------------------------------------------------------------------------
 

@@ -1,20 +1,29 @@
 """The outbox: replies are rows written in the message's transaction, sent after commit.
 
-Sending claims a row first (a conditional UPDATE that only one worker can win), so two
-workers never send the same reply. A worker that dies holding a claim leaves the row in
-`sending`; after `worker.stale_claim` another worker takes it over. The reply keeps its
-Message-ID, so in the one window that cannot be closed (the server said 250, the worker
-died before recording it) a duplicate is recognisable as such by any mail client.
+Sending claims a row first, so two workers never send the same reply: on PostgreSQL with
+`SELECT ... FOR UPDATE SKIP LOCKED` (concurrent workers take different rows), on SQLite
+with a conditional UPDATE that only one worker can win. A worker that dies holding a
+claim leaves the row in `sending`; after `worker.stale_claim` another worker takes it
+over. The reply keeps its Message-ID, so in the one window that cannot be closed (the
+server said 250, the worker died before recording it) a duplicate is recognisable as
+such by any mail client.
+
+A reply that cannot be sent (refused for now, or the server unreachable) waits with a
+backoff; after `smtp.max_attempts` attempts, or at once when refused for good, it is
+marked failed with an audit event: the desk's queue and digest list it, and
+`intake replies resend` sends it again with the same Message-ID.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,6 +33,11 @@ from pipeline.replies.smtp import SmtpRejected, SmtpSender, SmtpUnavailable
 from pipeline.settings.models import Settings, SmtpSettings
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import AuditEvent, AuditKind, Reply, ReplyStatus, utcnow
+from pipeline.worker import faults
+from pipeline.worker.faults import checkpoint
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +46,6 @@ BACKOFF_MAX = timedelta(hours=1)
 
 
 def worker_id() -> str:
-    import os
-
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -61,7 +73,11 @@ def build_email(reply: Reply, settings: SmtpSettings) -> EmailMessage:
 
 
 def _backoff(attempts: int) -> timedelta:
-    delay: timedelta = BACKOFF_START * (2 ** max(attempts - 1, 0))
+    """How long a reply waits after its `attempts`-th failure: the first retry is the next
+    run (most failures are blips), then 1, 2, 4 ... minutes, at most an hour."""
+    if attempts <= 1:
+        return timedelta(0)
+    delay: timedelta = BACKOFF_START * (2 ** (attempts - 2))
     return min(delay, BACKOFF_MAX)
 
 
@@ -73,38 +89,66 @@ class SendReport:
     error: str | None = None
     sent_ids: list[int] = field(default_factory=list)
 
+    def add(self, other: SendReport) -> None:
+        """Count another pass of the same run in this report."""
+        self.sent += other.sent
+        self.failed += other.failed
+        self.deferred += other.deferred
+        self.error = other.error or self.error
+        self.sent_ids.extend(other.sent_ids)
 
-def _due_ids(session: Session, now: datetime, stale_before: datetime) -> list[int]:
+
+def _due(now: datetime, stale_before: datetime) -> sa.ColumnElement[bool]:
+    """Pending and due, or claimed by a worker that has not finished for `stale_claim`."""
     pending = sa.and_(col(Reply.status) == ReplyStatus.PENDING, col(Reply.next_attempt_at) <= now)
     abandoned = sa.and_(
         col(Reply.status) == ReplyStatus.SENDING, col(Reply.claimed_at) < stale_before
     )
-    rows = session.exec(select(Reply.id).where(sa.or_(pending, abandoned)).order_by(col(Reply.id)))
-    return [row for row in rows if row is not None]
+    return sa.or_(pending, abandoned)
 
 
-def _claim(engine: Engine, reply_id: int, now: datetime, stale_before: datetime, me: str) -> bool:
+# Rows claimed per statement: one round trip instead of one per reply. A worker that dies
+# holding claims delays at most this many replies by `worker.stale_claim`.
+CLAIM_CHUNK = 20
+
+
+def _claim_chunk(engine: Engine, now: datetime, stale_before: datetime, me: str) -> list[int]:
+    """Claim up to CLAIM_CHUNK due rows, oldest first, in one transaction.
+
+    PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent workers take different
+    rows instead of queueing on the same ones. SQLite: one `UPDATE ... WHERE id IN
+    (SELECT ...)` under BEGIN IMMEDIATE; of two workers, the second sees the rows taken.
+    """
     table = Reply.__table__  # type: ignore[attr-defined]
+    due = (
+        select(Reply.id).where(_due(now, stale_before)).order_by(col(Reply.id)).limit(CLAIM_CHUNK)
+    )
     with session_scope(engine) as session:
-        result = session.execute(
+        if engine.dialect.name == "postgresql":
+            ids = [int(i) for i in session.exec(due.with_for_update(skip_locked=True)) if i]
+            if not ids:
+                return []
+            session.execute(
+                sa.update(table)
+                .where(table.c.id.in_(ids))
+                .values(status=ReplyStatus.SENDING.value, claimed_at=now, claimed_by=me)
+            )
+            return ids
+        claimed = session.execute(
             sa.update(table)
-            .where(table.c.id == reply_id)
-            .where(
-                sa.or_(
-                    table.c.status == ReplyStatus.PENDING.value,
-                    sa.and_(
-                        table.c.status == ReplyStatus.SENDING.value,
-                        table.c.claimed_at < stale_before,
-                    ),
-                )
-            )
-            .values(
-                status=ReplyStatus.SENDING.value,
-                claimed_at=now,
-                claimed_by=me,
-            )
+            .where(table.c.id.in_(due.scalar_subquery()))
+            .values(status=ReplyStatus.SENDING.value, claimed_at=now, claimed_by=me)
+            .returning(table.c.id)
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return sorted(int(row[0]) for row in claimed)
+
+
+def _anything_due(engine: Engine, now: datetime, stale_before: datetime) -> bool:
+    with Session(engine) as session:
+        return (
+            session.exec(select(Reply.id).where(_due(now, stale_before)).limit(1)).first()
+            is not None
+        )
 
 
 def _finish(
@@ -119,6 +163,7 @@ def _finish(
         reply = session.get(Reply, reply_id)
         if reply is None:
             return
+        worker = reply.claimed_by
         reply.attempts += 1
         reply.status = status
         reply.last_error = error
@@ -134,9 +179,12 @@ def _finish(
             ReplyStatus.FAILED: AuditKind.REPLY_FAILED,
         }.get(status, AuditKind.REPLY_FAILED)
         detail: dict[str, object] = {"reply_id": reply_id, "to": reply.to_address}
+        if worker:
+            detail["worker"] = worker  # which process sent it, for several workers
         if error:
             detail["error"] = error
             detail["will_retry"] = status is ReplyStatus.PENDING
+            detail["attempts"] = reply.attempts
         session.add(
             AuditEvent(
                 kind=kind,
@@ -147,64 +195,180 @@ def _finish(
         )
 
 
+def _failed_attempt(
+    engine: Engine, reply_id: int, attempts: int, settings: Settings, error: str, *, permanent: bool
+) -> bool:
+    """Record a failed attempt: pending again after the backoff, or failed for good after
+    `smtp.max_attempts` (or a permanent refusal). True when it failed for good: the
+    audit event then shows it to the desk (queue, digest, `intake replies list`)."""
+    final = permanent or attempts + 1 >= settings.smtp.max_attempts
+    _finish(
+        engine,
+        reply_id,
+        status=ReplyStatus.FAILED if final else ReplyStatus.PENDING,
+        error=error,
+        next_attempt=None if final else utcnow() + _backoff(attempts + 1),
+    )
+    if final:
+        log.error("reply %s failed for good after %s attempt(s): %s", reply_id, attempts + 1, error)
+    return final
+
+
+def _connect(settings: Settings) -> SmtpSender:
+    smtp = SmtpSender(settings.smtp)
+    smtp.connect()
+    if faults.armed("in_smtp"):
+        _checkpoint_before_data(smtp)
+    return smtp
+
+
+def _checkpoint_before_data(smtp: SmtpSender) -> None:
+    """Crash tests only: reach the `in_smtp` checkpoint after MAIL FROM and RCPT TO were
+    accepted and before DATA, i.e. in the middle of the SMTP conversation."""
+    client = smtp._client
+    if client is None:
+        return
+    data = client.data
+
+    def data_with_checkpoint(msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        checkpoint("in_smtp", message_id=_sending.in_reply_to)
+        return data(msg)
+
+    client.data = data_with_checkpoint  # type: ignore[method-assign]
+
+
+class _Sending:
+    """The original's Message-ID of the reply being sent, for the `@MESSAGE-ID` faults."""
+
+    in_reply_to: str | None = None
+
+
+_sending = _Sending()
+
+
 def send_pending(engine: Engine, settings: Settings, *, limit: int | None = None) -> SendReport:
-    """Send every reply that is due. SMTP being down is reported, never raised."""
+    """Send every reply that is due. SMTP being down is reported, never raised.
+
+    When the server cannot be reached, each due reply still counts an attempt (and waits
+    its backoff): a server down for hours ends in failed replies the desk sees, not in
+    replies queued forever.
+    """
     report = SendReport()
     now = utcnow()
     stale_before = now - settings.worker.stale_claim
-    with Session(engine) as session:
-        due = _due_ids(session, now, stale_before)
-    if limit is not None:
-        due = due[:limit]
-    if not due:
+    if not _anything_due(engine, now, stale_before):
         return report
     me = worker_id()
+    smtp: SmtpSender | None = None
     try:
-        smtp = SmtpSender(settings.smtp)
-        smtp.connect()
+        smtp = _connect(settings)
     except SmtpUnavailable as error:
         report.error = str(error)
-        report.deferred = len(due)
-        return report
     try:
-        for position, reply_id in enumerate(due):
-            if not _claim(engine, reply_id, now, stale_before, me):
-                continue  # another worker has it
+        handled = 0
+        while (limit is None or handled < limit) and (
+            chunk := _claim_chunk(engine, now, stale_before, me)
+        ):
             with Session(engine) as session:
-                reply = session.get(Reply, reply_id)
-                assert reply is not None
-                message = build_email(reply, settings.smtp)
-                attempts = reply.attempts
+                rows = {
+                    r.id: r for r in session.exec(select(Reply).where(col(Reply.id).in_(chunk)))
+                }
+            waiting = [rows[i] for i in chunk if i in rows]
             try:
-                smtp.send(message, recipient=reply.to_address)
-            except SmtpRejected as error:
-                final = error.permanent or attempts + 1 >= settings.smtp.max_attempts
-                _finish(
-                    engine,
-                    reply_id,
-                    status=ReplyStatus.FAILED if final else ReplyStatus.PENDING,
-                    error=str(error),
-                    next_attempt=None if final else utcnow() + _backoff(attempts + 1),
-                )
-                if final:
-                    report.failed += 1
-                else:
-                    report.deferred += 1
-                continue
-            except SmtpUnavailable as error:
-                _finish(
-                    engine,
-                    reply_id,
-                    status=ReplyStatus.PENDING,
-                    error=str(error),
-                    next_attempt=utcnow() + _backoff(attempts + 1),
-                )
-                report.error = str(error)
-                report.deferred += len(due) - position
-                break
-            _finish(engine, reply_id, status=ReplyStatus.SENT, error=None)
-            report.sent += 1
-            report.sent_ids.append(reply_id)
+                while waiting and (limit is None or handled < limit):
+                    reply = waiting.pop(0)
+                    handled += 1
+                    smtp = _send_one(engine, settings, smtp, reply, report, me)
+            finally:
+                if waiting:  # over the limit, or an unexpected error: due again at once
+                    _release(engine, [r.id for r in waiting if r.id is not None], me)
     finally:
-        smtp.close()
+        _sending.in_reply_to = None
+        if smtp is not None:
+            smtp.close()
     return report
+
+
+def _send_one(
+    engine: Engine,
+    settings: Settings,
+    smtp: SmtpSender | None,
+    reply: Reply,
+    report: SendReport,
+    me: str,
+) -> SmtpSender | None:
+    """Send one claimed reply and record the outcome; the connection to go on with (None
+    once the server went away: the rest of the pass counts an attempt each)."""
+    assert reply.id is not None
+    _sending.in_reply_to = reply.in_reply_to
+    if smtp is None:
+        assert report.error is not None
+        final = _failed_attempt(
+            engine, reply.id, reply.attempts, settings, report.error, permanent=False
+        )
+        report.failed += final
+        report.deferred += not final
+        return None
+    try:
+        smtp.send(build_email(reply, settings.smtp), recipient=reply.to_address)
+    except (SmtpRejected, SmtpUnavailable) as error:
+        if isinstance(error, SmtpUnavailable):
+            report.error = str(error)
+            smtp.close()
+            smtp = None
+        permanent = isinstance(error, SmtpRejected) and error.permanent
+        final = _failed_attempt(
+            engine, reply.id, reply.attempts, settings, str(error), permanent=permanent
+        )
+        report.failed += final
+        report.deferred += not final
+        return smtp
+    checkpoint("after_250", message_id=_sending.in_reply_to)
+    _mark_sent(engine, reply, me)
+    report.sent += 1
+    report.sent_ids.append(reply.id)
+    return smtp
+
+
+def _mark_sent(engine: Engine, reply: Reply, me: str) -> None:
+    """Sent: the row and its audit event in one short transaction, without loading the
+    row again (this runs once per reply)."""
+    replies = Reply.__table__  # type: ignore[attr-defined]
+    events = AuditEvent.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(replies)
+            .where(replies.c.id == reply.id)
+            .values(
+                attempts=replies.c.attempts + 1,
+                status=ReplyStatus.SENT,
+                last_error=None,
+                claimed_at=None,
+                claimed_by=None,
+                sent_at=now,
+            )
+        )
+        connection.execute(
+            sa.insert(events).values(
+                at=now,
+                actor="intake",
+                kind=AuditKind.REPLY_SENT,
+                submission_id=reply.submission_id,
+                message_record_id=reply.message_record_id,
+                detail={"reply_id": reply.id, "to": reply.to_address, "worker": me},
+            )
+        )
+
+
+def _release(engine: Engine, reply_ids: list[int], me: str) -> None:
+    """Give back claims this pass will not use: due again at once."""
+    table = Reply.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(table)
+            .where(table.c.id.in_(reply_ids))
+            .where(table.c.status == ReplyStatus.SENDING)
+            .where(table.c.claimed_by == me)
+            .values(status=ReplyStatus.PENDING, claimed_at=None, claimed_by=None)
+        )

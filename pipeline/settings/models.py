@@ -271,6 +271,10 @@ DEFAULT_DECISION_TABLE: dict[str, Action] = {
     "meeting_closed": Action.REJECT,
     "internal_error": Action.HOLD,
     "quarantined": Action.HOLD,
+    # Sender authentication ([authentication] policy): never an automatic reply, since the
+    # From may be forged. "require" rejects, "hold" sends it to the desk.
+    "forged_sender": Action.REJECT,
+    "unauthenticated_sender": Action.HOLD,
     # What the delegation can fix.
     "unknown_sender": Action.REJECT,
     "late": Action.REJECT,
@@ -286,6 +290,7 @@ DEFAULT_DECISION_TABLE: dict[str, Action] = {
     "statement_unsafe": Action.REJECT,
     "too_long": Action.REJECT,
     "message_too_large": Action.REJECT,
+    "message_too_complex": Action.REJECT,
     "no_cover_letter": Action.REJECT,
     "cover_letter_unreadable": Action.REJECT,
     "cover_letter_not_addressed": Action.REJECT,
@@ -300,7 +305,9 @@ DEFAULT_CHECKS: list[str] = [
     "automatic_traffic",
     "own_address",
     "duplicate",
+    "message_limits",
     "known_sender",
+    "sender_authentication",
     "open_meeting",
     "deadline",
     "statement",
@@ -454,6 +461,20 @@ class Settings(Strict):
                         f"{other}; one address or domain can speak for one mission only"
                     )
                 owners[sender] = mission_code
+        if not self.authentication.authserv_id:
+            if self.authentication.policy is not AuthPolicy.OFF:
+                raise ValueError(
+                    f"authentication.policy is {self.authentication.policy.value!r} but "
+                    "authentication.authserv_id is not set: name your receiving mail "
+                    "server's authserv-id (e.g. \"mx.example.org\") or set policy = \"off\""
+                )
+            for mission_code, mission in self.missions.items():
+                if mission.authentication not in (None, AuthPolicy.OFF):
+                    raise ValueError(
+                        f"missions.{mission_code}.authentication is "
+                        f"{mission.authentication.value!r} but authentication.authserv_id is "
+                        "not set: name your receiving mail server's authserv-id"
+                    )
         return self
 
     @property

@@ -52,24 +52,41 @@ class BlobStore:
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]+")
+_EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
+# Names Windows reserves for devices, whatever the extension: "CON.docx" cannot be saved.
+_RESERVED = re.compile(r"(?i)(CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|COM[0-9]|LPT[0-9])")
+
+
+def _ascii_part(text: str) -> str:
+    """Accents folded to ASCII, separators and anything unusual as "_", ends trimmed."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _UNSAFE.sub("_", folded).strip(" ._-")
 
 
 def safe_filename(name: str | None, *, fallback: str = "attachment", max_length: int = 120) -> str:
     """A name that is safe on any file system and in a download header.
 
-    Path separators, control characters and leading dots go; accents are folded to ASCII
-    where possible; the extension survives truncation.
+    Attachment names are chosen by strangers: `../../etc/passwd`, `C:\\boot.ini`, NUL
+    and other control characters, a right-to-left override hiding `.exe`, 5,000
+    characters, only dots, `CON`. The result is one plain ASCII name: path separators
+    and anything unusual become "_" (nothing of the name is lost to a path), control
+    and format characters go, accents are folded, leading and trailing dots and spaces
+    go, a Windows device name gets a "_", and the extension (up to ten letters or
+    digits) survives both folding and truncation: a name in Arabic script still ends
+    in `.docx`. Nothing usable left gives `fallback`.
     """
-    text = unicodedata.normalize("NFKD", name or "")
-    text = text.encode("ascii", "ignore").decode("ascii")
-    text = text.replace("/", "_").replace("\\", "_")
-    text = _UNSAFE.sub("_", text).strip(" ._")
-    if not text:
-        text = fallback
-    if len(text) > max_length:
-        stem, dot, ext = text.rpartition(".")
-        if dot and 0 < len(ext) <= 10:
-            text = stem[: max_length - len(ext) - 1] + "." + ext
-        else:
-            text = text[:max_length]
-    return text
+    text = "".join(ch for ch in (name or "") if ch.isprintable()).strip().rstrip(" .")
+    stem, dot, extension = text.rpartition(".")
+    extension = _ascii_part(extension)
+    if not dot or not _EXTENSION.fullmatch(extension):
+        stem, extension = text, ""
+    if extension and len(extension) + 2 > max_length:
+        extension = ""
+    room = max(1, max_length - (len(extension) + 1 if extension else 0))
+    stem = _ascii_part(stem)[:room].rstrip(" ._-")
+    if not stem:
+        stem = (_ascii_part(fallback) or "attachment")[:room]
+    head, dot, rest = stem.partition(".")
+    if _RESERVED.fullmatch(head.rstrip(" ")):
+        stem = (head.rstrip(" ") + "_" + dot + rest)[:room]
+    return f"{stem}.{extension}" if extension else stem

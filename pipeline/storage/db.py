@@ -3,11 +3,16 @@
 SQLite runs in WAL mode and every transaction starts with BEGIN IMMEDIATE: two processes
 then queue for the write lock instead of failing with "database is locked" when a read
 transaction tries to become a write transaction.
+
+The schema is made and upgraded by the Alembic migrations in `migrations/`, never by
+`create_all`: `init_schema`, which every command calls, applies the missing ones in one
+transaction under the start-up lock, so a new version's schema arrives with its code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,9 +21,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
-from pipeline.storage import models  # noqa: F401  (registers the tables)
+from pipeline.storage import (
+    migrations,
+    models,  # noqa: F401  (registers the tables)
+)
+from pipeline.storage.migrations import SchemaChange, SchemaState
 
 
 class DatabaseError(Exception):
@@ -65,7 +74,7 @@ def describe_url(url: str) -> str:
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
-# Serialises start-up work (creating tables, loading the configuration) between workers
+# Serialises start-up work (migrating the schema, loading the configuration) between workers
 # that share a PostgreSQL database; SQLite's BEGIN IMMEDIATE already does.
 _STARTUP_LOCK_KEY = 0x1A7A4E
 
@@ -80,20 +89,105 @@ def startup_lock(connection: sa.Connection | Session) -> None:
 
 
 def init_schema(engine: Engine) -> None:
-    """Create missing tables. Raises DatabaseError with one clear sentence."""
+    """Bring the schema up to date: create it in an empty database, apply the migrations a
+    new version brought, adopt a database made before migrations existed. Every command
+    calls it, so an upgraded Intake never meets a schema older than its code. Raises
+    DatabaseError with one clear sentence."""
+    upgrade_schema(engine)
+
+
+def upgrade_schema(
+    engine: Engine, target: str = "head", *, version_locations: Sequence[Path] = ()
+) -> SchemaChange:
+    """Apply the migrations up to `target`, in one transaction under the start-up lock."""
+    with schema_transaction(engine) as connection:
+        change = migrations.upgrade(connection, target, version_locations=version_locations)
+        if change.changed:
+            _check_references(connection)
+    return change
+
+
+def downgrade_schema(
+    engine: Engine, target: str, *, version_locations: Sequence[Path] = ()
+) -> SchemaChange:
+    """Step the schema back (development and tests; production restores a backup)."""
+    with schema_transaction(engine) as connection:
+        change = migrations.downgrade(connection, target, version_locations=version_locations)
+        _check_references(connection)
+    return change
+
+
+def schema_state(engine: Engine, *, version_locations: Sequence[Path] = ()) -> SchemaState:
+    """Where the database stands against this Intake's migrations; changes nothing."""
+    with _schema_errors(engine), engine.connect() as connection:
+        return migrations.state(connection, version_locations=version_locations)
+
+
+@contextmanager
+def schema_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection for changing the schema: one transaction, under the start-up lock.
+
+    On SQLite, foreign keys are off for its duration. Changing a table there means copying
+    it and dropping the original (Alembic's batch mode), and with foreign keys on, that
+    DROP would fail on, or cascade to, every row that refers to it. The pragma cannot
+    change inside a transaction, so it is set before BEGIN and restored after, and
+    `_check_references` proves before the commit that the copy kept every reference.
+    """
+    with _schema_errors(engine), engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _sqlite_foreign_keys(connection, enabled=False)
+        try:
+            with connection.begin():
+                startup_lock(connection)
+                yield connection
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, enabled=True)
+
+
+def _sqlite_foreign_keys(connection: sa.Connection, *, enabled: bool) -> None:
+    # Straight to the driver: through SQLAlchemy the statement would open a transaction
+    # first (BEGIN IMMEDIATE, see _sqlite_engine), where SQLite ignores this pragma.
     try:
-        with engine.begin() as connection:
-            startup_lock(connection)
-            SQLModel.metadata.create_all(connection)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+    except sqlite3.Error:
+        # Never hand a connection without foreign keys back to the pool.
+        connection.invalidate()
+        if not enabled:
+            raise
+
+
+def _check_references(connection: sa.Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return  # PostgreSQL checks every reference as it goes
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise migrations.MigrationError(
+            f"the migration broke {len(broken)} reference(s) between tables (first in table "
+            f"{broken[0][0]}); nothing was changed"
+        )
+
+
+@contextmanager
+def _schema_errors(engine: Engine) -> Iterator[None]:
+    """Every failure while checking or changing the schema becomes one DatabaseError."""
+    where = describe_url(str(engine.url))
+    try:
+        yield
     except OperationalError as error:
         raise DatabaseError(
-            f"cannot use the database at {describe_url(str(engine.url))}: "
-            f"{_first_line(error.orig)}; check [database] url"
+            f"cannot use the database at {where}: {_first_line(error.orig)}; check [database] url"
         ) from None
+    except sqlite3.Error as error:  # from the pragmas, sent to the driver directly
+        raise DatabaseError(f"cannot use the database at {where}: {_first_line(error)}") from None
+    except migrations.MigrationError as error:
+        raise DatabaseError(f"the database at {where} cannot be used: {error}") from None
     except SQLAlchemyError as error:
         raise DatabaseError(
-            f"the database at {describe_url(str(engine.url))} refused the schema: "
-            f"{_first_line(error)}"
+            f"the database at {where} refused the schema: {_first_line(error)}"
         ) from None
 
 

@@ -120,6 +120,7 @@ class AuditKind(StrEnum):
     SUBMISSION_SUPERSEDED = "submission_superseded"
     DECISION = "decision"
     REPLY_QUEUED = "reply_queued"
+    REPLY_SUPPRESSED = "reply_suppressed"
     REPLY_SENT = "reply_sent"
     REPLY_FAILED = "reply_failed"
     REPLY_RESENT = "reply_resent"
@@ -337,3 +338,7 @@ class DigestRun(SQLModel, table=True):
     period_end: datetime = Field(sa_type=UTCDateTime, index=True)
     sent_to: str = Field(max_length=320)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# Processing attempts (crash counting) live in their own module, in the same schema.
+from pipeline.storage import attempts as _attempts  # noqa: E402, F401

@@ -4,6 +4,12 @@ Understanding and checking happen outside the transaction (they can be slow); th
 transaction writes the ledger entry, the submission, its documents, the decision with
 its reasons, the reply into the outbox and the audit events, or nothing at all. The
 mailbox is touched only after this commit, by the caller.
+
+Before any of it, the attempt is counted in a transaction of its own
+(`pipeline.storage.attempts`); the filing transaction deletes the count. A message that
+keeps killing its worker is thereby seen, and quarantined after `worker.max_crashes`.
+`checkpoint(...)` calls mark where the crash tests kill the process
+(`pipeline.worker.faults`; inert in production).
 """
 
 from __future__ import annotations
@@ -15,27 +21,35 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
-from pipeline.checks.base import Check
+from pipeline.checks.base import Check, Reason
 from pipeline.decision.decide import DecisionResult, JudgedReason, decide, run_checks
 from pipeline.mailbox.imap import FetchedMessage
 from pipeline.message.facts import Facts, gather_facts
 from pipeline.message.parse import ParsedMessage, UnreadableMessage, parse_message
-from pipeline.replies.compose import FiledFile, compose_reply
-from pipeline.replies.outbox import reply_message_id
+from pipeline.replies.compose import ComposedReply, FiledFile, compose_reply, withheld_by
+from pipeline.replies.limits import rejection_allowed, rejection_codes, rejection_window
+from pipeline.replies.outbox import reply_message_id, worker_id
 from pipeline.replies.templates import ReplyTemplates
 from pipeline.settings.models import Action, Settings
+from pipeline.storage import attempts
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore, safe_filename
 from pipeline.storage.db import session_scope
 from pipeline.storage.directory import Directory
 from pipeline.storage.references import UNROUTED_PREFIX, next_reference
+from pipeline.worker.faults import checkpoint
 
 log = logging.getLogger(__name__)
 
 _ATTEMPTS = 3
+MEGABYTE = 1024 * 1024
+
+# The database went away (server down, connection killed, SQLite locked for a minute):
+# the run ends and the next one files the message. Never a reason to hold it.
+DATABASE_LOST = (OperationalError, InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,9 @@ class RunContext:
     def reply_domain(self) -> str:
         return self.settings.smtp.sender.rsplit("@", 1)[1]
 
+    def key(self, uid: int) -> attempts.MessageKey:
+        return attempts.MessageKey(self.mailbox, self.uidvalidity, uid)
+
 
 @dataclass(frozen=True)
 class Filed:
@@ -66,6 +83,7 @@ class Filed:
     outcome: m.MessageOutcome
     target_folder: str
     reference: str | None = None
+    message_id: str | None = None
 
 
 def folder_for(settings: Settings, outcome: m.MessageOutcome) -> str:
@@ -79,27 +97,51 @@ def folder_for(settings: Settings, outcome: m.MessageOutcome) -> str:
 
 
 def process_message(ctx: RunContext, fetched: FetchedMessage) -> Filed | None:
-    """File one fetched message. None when another worker filed it first."""
+    """File one fetched message. None when another worker filed it first.
+
+    The attempt is counted before anything else, in its own transaction: if this process
+    dies on the message, the next worker finds the count, and after `worker.max_crashes`
+    deaths it quarantines the message instead of dying with it. An attempt at a message
+    that killed a worker before also notes each stage it reaches, so the quarantine can
+    say where it dies; a first attempt spares itself those writes.
+
+    A database that goes away is not a problem of this message: the error propagates and
+    ends the run (the message is filed by the next one), instead of holding the message
+    for the desk as if it were broken.
+    """
+    if fetched.truncated:
+        return _file_too_large(ctx, fetched)
+    key = ctx.key(fetched.uid)
+    attempt = attempts.begin(ctx.engine, key, stage=m.Stage.PARSE, worker=worker_id())
+    if attempt.crashes >= ctx.settings.worker.max_crashes:
+        return _quarantine(ctx, fetched, attempt)
+    suspect = attempt.crashes > 0
+    checkpoint("after_fetch")
     raw_sha256 = ctx.blobs.put(fetched.raw)
     try:
-        parsed = parse_message(fetched.raw)
+        parsed = parse_message(fetched.raw, limits=ctx.settings.limits)
     except UnreadableMessage as error:
         return _file_failure(ctx, fetched, raw_sha256, None, m.Stage.PARSE, str(error))
+    checkpoint("after_parse", message_id=parsed.message_id)
+    if suspect:
+        attempts.advance(ctx.engine, key, m.Stage.CHECK)
     try:
-        duplicate_of = _find_duplicate(ctx, parsed, raw_sha256)
-        facts = gather_facts(
-            parsed,
-            received_at=fetched.internaldate,
-            raw_sha256=raw_sha256,
-            directory=ctx.directory,
-            own_addresses=ctx.own_addresses,
-            settings=ctx.settings.documents,
-            duplicate_of=duplicate_of,
-        )
+        facts = _facts(ctx, fetched, parsed, raw_sha256)
         decision = decide(run_checks(ctx.checks, facts), ctx.settings.decision)
+    except DATABASE_LOST:
+        raise
     except Exception:  # one bad message must never stop the batch
         log.exception("checking UID %s failed", fetched.uid)
         return _file_failure(ctx, fetched, raw_sha256, parsed, m.Stage.CHECK, _tail())
+    if suspect:
+        attempts.advance(ctx.engine, key, m.Stage.STORE)
+    return _file_with_retries(ctx, fetched, facts, decision)
+
+
+def _file_with_retries(
+    ctx: RunContext, fetched: FetchedMessage, facts: Facts, decision: DecisionResult
+) -> Filed | None:
+    """File, retrying when a concurrent writer took the reference number or the slot."""
     for attempt in range(_ATTEMPTS):
         try:
             return _file(ctx, fetched, facts, decision)
@@ -108,10 +150,143 @@ def process_message(ctx: RunContext, fetched: FetchedMessage) -> Filed | None:
                 return None
             if attempt == _ATTEMPTS - 1:
                 log.exception("filing UID %s kept colliding", fetched.uid)
+        except DATABASE_LOST:
+            raise
         except Exception:
             log.exception("filing UID %s failed", fetched.uid)
             break
-    return _file_failure(ctx, fetched, raw_sha256, parsed, m.Stage.STORE, _tail())
+    return _file_failure(ctx, fetched, facts.raw_sha256, facts.message, m.Stage.STORE, _tail())
+
+
+# Only the checks that decide whether a reply may go at all run on a message known by
+# its header alone (too large, or quarantined): automatic traffic, our own address, a
+# duplicate, a sender that failed authentication (no backscatter to a forged From). The
+# document checks would only report files we never looked at.
+_HEADER_CHECKS = frozenset(
+    {"automatic_traffic", "own_address", "duplicate", "sender_authentication"}
+)
+
+
+def _parse_header(ctx: RunContext, raw_header: bytes) -> ParsedMessage | None:
+    try:
+        return parse_message(raw_header, limits=ctx.settings.limits)
+    except UnreadableMessage:
+        return None
+
+
+def _facts(
+    ctx: RunContext, fetched: FetchedMessage, parsed: ParsedMessage, raw_sha256: str
+) -> Facts:
+    """Everything the checks need, once: the message, its documents, the sender's
+    mission, the meeting, and whether the same mail was filed before."""
+    return gather_facts(
+        parsed,
+        received_at=fetched.internaldate,
+        raw_sha256=raw_sha256,
+        directory=ctx.directory,
+        own_addresses=ctx.own_addresses,
+        settings=ctx.settings.documents,
+        duplicate_of=_find_duplicate(ctx, parsed, raw_sha256),
+    )
+
+
+def _traffic_reasons(ctx: RunContext, facts: Facts) -> list[Reason]:
+    checks = [check for check in ctx.checks if check.name in _HEADER_CHECKS]
+    return run_checks(checks, facts)
+
+
+def _file_too_large(ctx: RunContext, fetched: FetchedMessage) -> Filed | None:
+    """A message over `[limits] max_message_mb`, known by its header only: rejected with
+    `message_too_large` and answered, unless the header shows automatic traffic, our own
+    address or a duplicate (then ignored, like any such mail) or a sender that failed
+    authentication (no reply to a forged From). The header is what the store keeps."""
+    raw_sha256 = ctx.blobs.put(fetched.raw)
+    parsed = _parse_header(ctx, fetched.raw)
+    if parsed is None:
+        return _file_failure(
+            ctx, fetched, raw_sha256, None, m.Stage.FETCH, "too large, and its header is unreadable"
+        )
+    facts = _facts(ctx, fetched, parsed, raw_sha256)
+    limit_mb = ctx.settings.limits.max_message_mb
+    too_large = Reason(
+        "message_too_large",
+        {"size_mb": round(fetched.size / MEGABYTE, 1), "limit_mb": limit_mb},
+    )
+    decision = decide([*_traffic_reasons(ctx, facts), too_large], ctx.settings.decision)
+    log.info(
+        "UID %s is %.1f MB, over the %s MB limit: not downloaded",
+        fetched.uid,
+        fetched.size / MEGABYTE,
+        limit_mb,
+    )
+    return _file_with_retries(ctx, fetched, facts, decision)
+
+
+def _quarantine(
+    ctx: RunContext, fetched: FetchedMessage, attempt: attempts.Attempt
+) -> Filed | None:
+    """Hold a message that killed `worker.max_crashes` workers, without processing it.
+
+    It goes to the held folder with reason `quarantined` and the stage its last attempt
+    reached; `intake messages retry` runs it again once the cause is fixed. The sender is
+    told it is under review (the `quarantined` text), unless the header shows mail that is
+    never answered. Only the header is parsed; if even this step killed a worker before,
+    nothing is parsed at all and no reply goes out.
+    """
+    stage = attempt.last_stage or m.Stage.PARSE
+    error = (
+        f"quarantined: {attempt.crashes} attempts stopped the worker "
+        f"(the last one during {stage.value})"
+    )
+    log.error("UID %s %s", fetched.uid, error)
+    raw_sha256 = ctx.blobs.put(fetched.raw)
+    max_crashes = ctx.settings.worker.max_crashes
+    parsed = _parse_header(ctx, _header_of(fetched.raw)) if attempt.crashes <= max_crashes else None
+    if parsed is None:
+        return _file_failure(ctx, fetched, raw_sha256, None, stage, error, reason="quarantined")
+    facts = _facts(ctx, fetched, parsed, raw_sha256)
+    notify = not _traffic_reasons(ctx, facts)
+    decision = DecisionResult(
+        m.MessageOutcome.HELD,
+        (
+            JudgedReason(
+                "quarantined", Action.HOLD, {"stage": stage.value, "crashes": attempt.crashes}
+            ),
+        ),
+    )
+    try:
+        with session_scope(ctx.engine) as session:
+            record = _record(ctx, fetched, raw_sha256, parsed, m.MessageOutcome.HELD, "quarantined")
+            record.failed_stage = stage
+            record.error = error
+            session.add(record)
+            session.flush()
+            assert record.id is not None
+            attempts.clear(session, ctx.key(fetched.uid))
+            filed = _file_submission(ctx, session, record, facts, decision, [], None, notify=notify)
+            submission = session.exec(
+                select(m.Submission).where(m.Submission.message_record_id == record.id)
+            ).one()
+            session.add(
+                m.AuditEvent(
+                    kind=m.AuditKind.PROCESSING_FAILED,
+                    submission_id=submission.id,
+                    message_record_id=record.id,
+                    detail={"stage": stage.value, "error": error, "quarantined": True},
+                )
+            )
+            return filed
+    except IntegrityError:
+        return None  # another worker filed it
+
+
+def _header_of(raw: bytes) -> bytes:
+    """The header block of a raw message (up to the first empty line)."""
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        end = raw.find(separator)
+        if end != -1:
+            return raw[: end + len(separator)]
+    return raw
 
 
 def refile_message(ctx: RunContext, record_id: int) -> Filed:
@@ -128,7 +303,7 @@ def refile_message(ctx: RunContext, record_id: int) -> Filed:
     if record is None or submission is None:
         raise LookupError(f"no filed message with the id {record_id}")
     raw = ctx.blobs.get(record.raw_sha256)
-    parsed = parse_message(raw)
+    parsed = parse_message(raw, limits=ctx.settings.limits)
     facts = gather_facts(
         parsed,
         received_at=record.received_at,
@@ -245,8 +420,10 @@ def _file(
         record = _record(
             ctx, fetched, facts.raw_sha256, facts.message, decision.outcome, decision.first_code
         )
+        attempts.clear(session, ctx.key(fetched.uid))
         if decision.outcome is m.MessageOutcome.IGNORED:
             record.duplicate_of_id = facts.duplicate_of
+            _follow_renumbered_original(ctx, session, record)
             session.add(record)
             session.flush()
             assert record.id is not None
@@ -259,11 +436,36 @@ def _file(
                     detail={"reasons": decision.codes, "sender": facts.message.sender},
                 )
             )
-            return Filed(record.id, decision.outcome, record.target_folder)
-        session.add(record)
+            filed = Filed(
+                record.id, decision.outcome, record.target_folder, None, record.message_id
+            )
+        else:
+            session.add(record)
+            session.flush()
+            assert record.id is not None
+            filed = _file_submission(
+                ctx, session, record, facts, decision, digests, converted_digest
+            )
         session.flush()
-        assert record.id is not None
-        return _file_submission(ctx, session, record, facts, decision, digests, converted_digest)
+        checkpoint("in_transaction", message_id=record.message_id)
+        return filed
+
+
+def _follow_renumbered_original(ctx: RunContext, session: Session, record: m.MessageRecord) -> None:
+    """A duplicate of a message filed here but never moved, under another UIDVALIDITY, is
+    that same mail renumbered by the server (a rebuilt index, a migrated mailbox): it goes
+    where the original was going, so the mailbox agrees with what was filed and answered.
+    Mail delivered twice stays a duplicate, moved to the ignored folder."""
+    if record.duplicate_of_id is None:
+        return
+    original = session.get(m.MessageRecord, record.duplicate_of_id)
+    if (
+        original is not None
+        and original.moved_at is None
+        and original.mailbox == ctx.mailbox
+        and original.uidvalidity != ctx.uidvalidity
+    ):
+        record.target_folder = original.target_folder
 
 
 def _file_submission(
@@ -275,8 +477,13 @@ def _file_submission(
     digests: list[str],
     converted_digest: str | None,
     existing: m.Submission | None = None,
+    *,
+    notify: bool = True,
 ) -> Filed:
-    """File the submission, or, with `existing`, file it again after a retry."""
+    """File the submission, or, with `existing`, file it again after a retry.
+
+    `notify=False` files the decision without a reply (a quarantined auto-reply).
+    """
     assert record.id is not None
     meeting = facts.meeting
     mission = facts.mission
@@ -328,9 +535,12 @@ def _file_submission(
     session.flush()
     assert submission.id is not None
 
-    if existing is not None and session.exec(
-        select(m.Document).where(m.Document.submission_id == submission.id)
-    ).first():
+    if (
+        existing is not None
+        and session.exec(
+            select(m.Document).where(m.Document.submission_id == submission.id)
+        ).first()
+    ):
         files = [
             FiledFile(d.role.value, d.filename)
             for d in session.exec(
@@ -381,15 +591,30 @@ def _file_submission(
             )
         )
 
-    composed = compose_reply(
-        templates=ctx.templates,
-        settings=ctx.settings,
-        facts=facts,
-        decision=DecisionResult(decision.outcome, tuple(notes)),
-        reference=reference,
-        files=files,
-        supersedes=supersedes.reference if supersedes else None,
+    composed = (
+        compose_reply(
+            templates=ctx.templates,
+            settings=ctx.settings,
+            facts=facts,
+            decision=DecisionResult(decision.outcome, tuple(notes)),
+            reference=reference,
+            files=files,
+            supersedes=supersedes.reference if supersedes else None,
+        )
+        if notify
+        else None
     )
+    suppressed = _suppressed(ctx, session, composed, notes, facts)
+    if suppressed is not None:
+        events.append(
+            m.AuditEvent(
+                kind=m.AuditKind.REPLY_SUPPRESSED,
+                submission_id=submission.id,
+                message_record_id=record.id,
+                detail=suppressed,
+            )
+        )
+        composed = None
     if composed is not None:
         original_id = facts.message.message_id
         reply = m.Reply(
@@ -420,7 +645,39 @@ def _file_submission(
         )
     session.add_all(events)
     session.flush()
-    return Filed(record.id, decision.outcome, record.target_folder, reference)
+    return Filed(record.id, decision.outcome, record.target_folder, reference, record.message_id)
+
+
+def _suppressed(
+    ctx: RunContext,
+    session: Session,
+    composed: ComposedReply | None,
+    reasons: Sequence[JudgedReason],
+    facts: Facts,
+) -> dict[str, object] | None:
+    """Why this message gets no reply although its outcome would call for one, or None.
+
+    A sender that may be forged is never answered (backscatter); the same rejection goes
+    to one address at most once per `[replies] rejection_window_hours`.
+    """
+    withheld = withheld_by(reason.code for reason in reasons)
+    if withheld is not None:
+        return {"why": withheld, "sender": facts.message.sender}
+    if composed is None or composed.kind is not m.ReplyKind.REJECTION:
+        return None
+    codes = rejection_codes(reasons)
+    window = rejection_window(ctx.settings.replies)
+    if rejection_allowed(
+        session, to_address=composed.to_address, reasons=codes, now=m.utcnow(), window=window
+    ):
+        return None
+    return {
+        "why": "rejection_window",
+        "kind": composed.kind.value,
+        "to": composed.to_address,
+        "reasons": codes,
+        "window_hours": ctx.settings.replies.rejection_window_hours,
+    }
 
 
 def _record_details(submission: m.Submission, facts: Facts) -> None:
@@ -521,6 +778,8 @@ def _file_failure(
     parsed: ParsedMessage | None,
     stage: m.Stage,
     error: str,
+    *,
+    reason: str = "internal_error",
 ) -> Filed | None:
     """Hold a message we could not process, with the stage that failed, for the desk.
 
@@ -529,14 +788,13 @@ def _file_failure(
     """
     try:
         with session_scope(ctx.engine) as session:
-            record = _record(
-                ctx, fetched, raw_sha256, parsed, m.MessageOutcome.HELD, "internal_error"
-            )
+            record = _record(ctx, fetched, raw_sha256, parsed, m.MessageOutcome.HELD, reason)
             record.failed_stage = stage
             record.error = error
             session.add(record)
             session.flush()
             assert record.id is not None
+            attempts.clear(session, ctx.key(fetched.uid))
             reference = next_reference(session, UNROUTED_PREFIX)
             submission = m.Submission(
                 reference=reference,
@@ -555,7 +813,7 @@ def _file_failure(
             session.add(
                 m.DecisionReason(
                     decision_id=decision_row.id,
-                    code="internal_error",
+                    code=reason,
                     action=Action.HOLD,
                     params={"stage": stage.value},
                 )
@@ -568,6 +826,8 @@ def _file_failure(
                     detail={"stage": stage.value, "error": error[-500:]},
                 )
             )
-            return Filed(record.id, m.MessageOutcome.HELD, record.target_folder, reference)
+            return Filed(
+                record.id, m.MessageOutcome.HELD, record.target_folder, reference, record.message_id
+            )
     except IntegrityError:
         return None  # another worker filed it

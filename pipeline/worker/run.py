@@ -5,16 +5,32 @@ The order is what makes a crash harmless anywhere:
 2. only then is it moved out of the inbox; a run that stopped before the move finds the
    message still there, sees it in the ledger and only moves it;
 3. only then are replies sent from the outbox, each claimed before it is sent.
+
+Any number of runs and workers may share one database and one mailbox. One of them at a
+time reads a given mailbox (`drain_lock`: a PostgreSQL advisory lock, or a lock file
+next to a SQLite database); the others skip the mailbox and only send their share of
+the outbox. The lock belongs to a database session (or an open file), so a worker that
+dies releases it with its connection: nobody has to clean up after a crash.
+
+Messages that already killed a worker once are taken last in a run, after all the others:
+a poison message delays nobody (see `pipeline.storage.attempts`).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
+import os
 import socket
+import weakref
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -24,12 +40,15 @@ from pipeline.mailbox.imap import Mailbox
 from pipeline.replies.outbox import SendReport, send_pending
 from pipeline.replies.templates import ReplyTemplates
 from pipeline.settings.models import Action, Settings
+from pipeline.storage import attempts
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import DatabaseError, describe_url, init_schema, make_engine, session_scope
 from pipeline.storage.directory import Directory
 from pipeline.storage.sync import sync_reference_data
-from pipeline.worker.process import Filed, RunContext, process_message
+from pipeline.worker import faults
+from pipeline.worker.faults import checkpoint
+from pipeline.worker.process import MEGABYTE, Filed, RunContext, process_message
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +63,19 @@ class RunReport:
     already_filed: int = 0
     moved: int = 0
     replies: SendReport = field(default_factory=SendReport)
+    # Another worker was reading the mailbox: this run only sent replies.
+    busy: bool = False
 
     @property
     def processed(self) -> int:
         return sum(self.filed.values())
 
     def summary(self) -> str:
-        parts = [f"{self.waiting} waiting"]
+        parts = [
+            "mailbox busy (another worker is reading it)"
+            if self.busy
+            else f"{self.waiting} waiting"
+        ]
         parts += [f"{count} {outcome}" for outcome, count in sorted(self.filed.items())]
         if self.already_filed:
             parts.append(f"{self.already_filed} already filed")
@@ -62,10 +87,17 @@ class RunReport:
         return ", ".join(parts)
 
 
+# Engines whose schema this process already brought up to date: a long-running worker
+# checks the migrations once, not before every poll (about 150 ms each).
+_migrated: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def prepare(settings: Settings, engine: Engine | None = None) -> Engine:
     """Open the database, create missing tables and load the configuration into it."""
     engine = engine or make_engine(settings.database_url, echo=settings.database.echo)
-    init_schema(engine)
+    if engine not in _migrated:
+        init_schema(engine)
+        _migrated.add(engine)
     try:
         with session_scope(engine) as session:
             sync_reference_data(session, settings)
@@ -98,7 +130,7 @@ def run_context(
         settings=settings,
         directory=directory,
         templates=templates,
-        checks=checks_for(settings.checks),
+        checks=checks_for(settings.checks, settings),
         blobs=BlobStore(settings.storage_path),
         mailbox=mailbox.identity,
         uidvalidity=mailbox.uidvalidity,
@@ -113,16 +145,31 @@ def run_once(
     send: bool = True,
 ) -> RunReport:
     """Raises MailboxError or DatabaseError when the run cannot be done at all."""
+    faults.plan()  # a malformed INTAKE_FAULT fails here, before any work
     engine = prepare(settings, engine)
     templates = load_templates(settings)
     run = _start_run(engine)
     report = RunReport()
     try:
-        with Mailbox(settings.mailbox) as mailbox:
-            ctx = run_context(settings, engine, mailbox, templates)
-            _drain(ctx, mailbox, report, progress)
-        if send:
-            report.replies = send_pending(engine, settings)
+        mailbox = Mailbox(
+            settings.mailbox, max_message_bytes=settings.limits.max_message_mb * MEGABYTE
+        )
+        with drain_lock(engine, mailbox.identity) as ours:
+            if ours:
+                with mailbox:
+                    ctx = run_context(settings, engine, mailbox, templates)
+                    suspects = _drain(ctx, mailbox, report, progress, send=send)
+                    if suspects:
+                        # Everyone else is answered before a suspect can take us down.
+                        _send(ctx, report, send=send)
+                        _file_batch(ctx, mailbox, report, suspects, batch_size=1)
+            else:
+                report.busy = True
+                log.info("another worker is reading %s: only sending replies", mailbox.identity)
+        if send and report.replies.error is None:
+            # (After the first pass found the SMTP server down, the rest waits for the
+            # next run rather than counting a second failed attempt within seconds.)
+            report.replies.add(send_pending(engine, settings))
     except SQLAlchemyError as error:
         _end_run(engine, run, report, error=str(error))
         raise DatabaseError(
@@ -136,7 +183,26 @@ def run_once(
     return report
 
 
-def _drain(ctx: RunContext, mailbox: Mailbox, report: RunReport, progress: Progress | None) -> None:
+def _send(ctx: RunContext, report: RunReport, *, send: bool) -> None:
+    """Send the replies due now, unless this run found the SMTP server down already (the
+    rest waits for the next run rather than counting another failed attempt within
+    seconds)."""
+    if send and report.replies.error is None:
+        report.replies.add(send_pending(ctx.engine, ctx.settings))
+
+
+def _drain(
+    ctx: RunContext,
+    mailbox: Mailbox,
+    report: RunReport,
+    progress: Progress | None = None,
+    *,
+    send: bool = False,
+) -> list[int]:
+    """File and move what is waiting, except the suspects: messages an earlier attempt
+    never finished (each killed a worker). Returns those, for the caller to take last.
+    With `send`, each batch's replies go out once it is moved: during a long backlog a
+    delegation hears back in seconds, not when the whole mailbox is drained."""
     waiting = mailbox.waiting_uids()
     report.waiting = len(waiting)
     filed_before = _ledger(ctx, waiting)
@@ -148,10 +214,34 @@ def _drain(ctx: RunContext, mailbox: Mailbox, report: RunReport, progress: Progr
     report.already_filed = len(filed_before)
 
     new = [uid for uid in waiting if uid not in filed_before]
-    total, done = len(new), 0
-    batch_size = ctx.settings.mailbox.batch_size
+    suspects = attempts.suspects(ctx.engine, ctx.mailbox, ctx.uidvalidity, new)
+    _file_batch(
+        ctx,
+        mailbox,
+        report,
+        [uid for uid in new if uid not in suspects],
+        batch_size=ctx.settings.mailbox.batch_size,
+        progress=progress,
+        send=send,
+    )
+    return sorted(suspects)
+
+
+def _file_batch(
+    ctx: RunContext,
+    mailbox: Mailbox,
+    report: RunReport,
+    uids: Sequence[int],
+    *,
+    batch_size: int,
+    progress: Progress | None = None,
+    send: bool = False,
+) -> None:
+    """Fetch, file and move, `batch_size` messages at a time (moves go per batch; with
+    `send`, so do the replies)."""
+    total, done = len(uids), 0
     for start in range(0, total, batch_size):
-        batch = new[start : start + batch_size]
+        batch = uids[start : start + batch_size]
         moves: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for fetched in mailbox.fetch(batch):
             filed: Filed | None = process_message(ctx, fetched)
@@ -161,6 +251,7 @@ def _drain(ctx: RunContext, mailbox: Mailbox, report: RunReport, progress: Progr
             if filed is None:
                 report.already_filed += 1
                 continue
+            checkpoint("after_commit", message_id=filed.message_id)
             report.filed[filed.outcome.value] += 1
             moves[filed.target_folder].append((fetched.uid, filed.record_id))
             log.info(
@@ -170,6 +261,8 @@ def _drain(ctx: RunContext, mailbox: Mailbox, report: RunReport, progress: Progr
                 f" as {filed.reference}" if filed.reference else "",
             )
         _move(ctx, mailbox, moves, report)
+        if moves:
+            _send(ctx, report, send=send)
 
 
 def _ledger(ctx: RunContext, uids: Sequence[int]) -> dict[int, tuple[int, str]]:
@@ -209,6 +302,7 @@ def _move(
                 record.moved_at = m.utcnow()
                 session.add(record)
         report.moved += len(uids)
+        checkpoint("after_move")
 
 
 def _start_run(engine: Engine) -> m.WorkerRun:
@@ -230,12 +324,93 @@ def _end_run(engine: Engine, run: m.WorkerRun, report: RunReport, *, error: str 
             row.messages = report.processed
             row.replies_sent = report.replies.sent
             session.add(row)
-    except SQLAlchemyError:
-        log.warning("could not record the end of the run", exc_info=True)
+    except SQLAlchemyError as error:
+        # The run's own error (if any) is what the operator needs; this is a footnote.
+        log.info("could not record the end of the run: %s", str(error).splitlines()[0])
 
 
 def flush_outbox(settings: Settings, engine: Engine | None = None) -> SendReport:
     """Send what is due without polling the mailbox (the worker's outbox job)."""
     engine = engine or make_engine(settings.database_url, echo=settings.database.echo)
     init_schema(engine)
-    return send_pending(engine, settings)
+    try:
+        return send_pending(engine, settings)
+    except SQLAlchemyError as error:
+        raise DatabaseError(
+            f"lost the database at {describe_url(settings.database_url)}: "
+            f"{str(error).strip().splitlines()[0]}"
+        ) from None
+
+
+# The advisory lock space for mailbox drains (the two-key form, apart from the start-up
+# lock's one-key form in storage/db.py).
+_DRAIN_LOCK_SPACE = 0x1A7A
+
+
+@contextmanager
+def drain_lock(engine: Engine, identity: str) -> Iterator[bool]:
+    """Yield True when this process may read the mailbox `identity`, False when another
+    process is reading it now. Never waits.
+
+    PostgreSQL: a session-level advisory lock on a connection kept open for the drain; the
+    server releases it when that connection ends, however the process ended. SQLite: an
+    exclusive `flock` on a file next to the database, released by the kernel when the
+    process ends. An in-memory SQLite database is private to its process: no lock.
+    """
+    digest = hashlib.sha256(identity.encode()).digest()
+    if engine.dialect.name == "postgresql":
+        with _advisory_lock(engine, int.from_bytes(digest[:4], "big", signed=True)) as ours:
+            yield ours
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield True
+        return
+    path = Path(database)
+    with _file_lock(path.with_name(f"{path.name}.drain-{digest.hex()[:12]}.lock")) as ours:
+        yield ours
+
+
+@contextmanager
+def _advisory_lock(engine: Engine, key: int) -> Iterator[bool]:
+    params = {"space": _DRAIN_LOCK_SPACE, "key": key}
+    connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        ours = bool(
+            connection.execute(
+                sa.text("SELECT pg_try_advisory_lock(:space, :key)"), params
+            ).scalar()
+        )
+    except BaseException:
+        connection.invalidate()
+        connection.close()
+        raise
+    if not ours:
+        connection.close()
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        try:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:space, :key)"), params)
+        except SQLAlchemyError:
+            # The connection is gone or unusable: closing it for good releases the lock.
+            connection.invalidate()
+        finally:
+            connection.close()
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[bool]:
+    # The file is never deleted: removing a lock file races with the next process.
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(descriptor)  # releases the lock

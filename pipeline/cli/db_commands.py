@@ -1,0 +1,146 @@
+"""`intake db upgrade` and `intake db current`: the database schema, for operations.
+
+Every command already brings the schema up to date when it starts (`init_schema`), so a
+forgotten step never leaves code and schema apart. These two exist for the upgrade
+procedure (docs/runbook.md): stop the workers, `intake db upgrade`, start them again, so
+that a migration runs once, in front of the operator, with its outcome on the screen,
+rather than inside whichever worker or cron job happens to start first. `intake db
+current` tells where a database stands without changing it.
+
+Kept out of app.py so that it is wired with one `register(app)` call; the helpers of
+`cli/app.py` are imported when a command runs, so app.py may import this module
+wherever it likes without an import cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import sqlalchemy as sa
+import typer
+
+__all__ = ["current_command", "register", "upgrade_command"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `intake db ...` to the `intake` command. Calling it twice adds nothing more."""
+    if any(group.name == "db" for group in app.registered_groups):
+        return
+    db_app = typer.Typer(
+        help="The database schema: where it stands, and upgrading it.", no_args_is_help=True
+    )
+    db_app.command("upgrade")(upgrade_command)
+    db_app.command("current")(current_command)
+    app.add_typer(db_app, name="db")
+
+
+def upgrade_command() -> None:
+    """Apply the schema migrations this version of Intake brings (none: nothing happens).
+
+    Run it after installing a new version, with the workers and cron jobs stopped. It
+    creates the schema in an empty database and adopts a database made before migrations
+    existed. On PostgreSQL the whole upgrade is one transaction: if it fails, nothing has
+    changed. Exit 1 with one line when the database cannot be used or upgraded.
+    """
+    from pipeline.cli import app as cli
+    from pipeline.storage import migrations
+    from pipeline.storage.db import DatabaseError, describe_url, make_engine, schema_state
+    from pipeline.storage.db import upgrade_schema as upgrade
+
+    current = cli.settings()
+    where = describe_url(current.database_url)
+    engine = make_engine(current.database_url)
+    try:
+        before = schema_state(engine)
+        change = upgrade(engine)
+    except DatabaseError as error:
+        cli.fail(str(error))
+    finally:
+        engine.dispose()
+    if not change.changed:
+        cli.out.print(
+            f"intake: {where} is up to date (schema revision {_revisions(change.after)})",
+            markup=False,
+        )
+        return
+    if change.adopted:
+        cli.out.print(
+            f"intake: {where} was made before schema migrations; recorded as revision "
+            f"{migrations.BASELINE}",
+            markup=False,
+        )
+    for revision in before.pending:
+        cli.out.print(f"intake: applied {migrations.title(revision)}", markup=False)
+    cli.out.print(f"intake: {where} is at schema revision {_revisions(change.after)}", markup=False)
+
+
+def current_command(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON object instead of a line.")
+    ] = False,
+) -> None:
+    """Show the database's schema revision and the migrations still to apply; changes nothing.
+
+    Exit 0 whatever the revision; 1 when the database cannot be reached or was upgraded
+    by a newer Intake than this one.
+    """
+    from pipeline.cli import app as cli
+    from pipeline.storage import migrations
+    from pipeline.storage.db import DatabaseError, describe_url, make_engine, schema_state
+
+    current = cli.settings()
+    where = describe_url(current.database_url)
+    if _missing_sqlite_file(current.database_url):
+        state = migrations.empty_state()  # connecting would create the file
+    else:
+        engine = make_engine(current.database_url)
+        try:
+            state = schema_state(engine)
+        except DatabaseError as error:
+            cli.fail(str(error))
+        finally:
+            engine.dispose()
+    if as_json:
+        payload = {
+            "database": where,
+            "current": list(state.current),
+            "heads": list(state.heads),
+            "pending": [
+                {"revision": revision, "title": migrations.title(revision)}
+                for revision in state.pending
+            ],
+            "legacy": state.legacy,
+            "up_to_date": state.up_to_date,
+        }
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        return
+    if state.up_to_date:
+        cli.out.print(
+            f"intake: {where}: schema revision {_revisions(state.current)} (up to date)",
+            markup=False,
+        )
+        return
+    if state.legacy:
+        status = "made before schema migrations (no revision recorded)"
+    elif state.current:
+        status = f"schema revision {_revisions(state.current)}"
+    else:
+        status = "empty (no schema yet)"
+    cli.out.print(f"intake: {where}: {status}", markup=False)
+    for revision in state.pending:
+        cli.out.print(f"  to apply: {migrations.title(revision)}", markup=False)
+    cli.out.print("  run `intake db upgrade` (with the workers stopped)", markup=False)
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return False
+    return not Path(parsed.database).exists()
+
+
+def _revisions(revisions: tuple[str, ...]) -> str:
+    return ", ".join(revisions) or "none"
