@@ -256,13 +256,9 @@ def _quarantine(
     )
     try:
         with session_scope(ctx.engine) as session:
-            record = _record(ctx, fetched, raw_sha256, parsed, m.MessageOutcome.HELD, "quarantined")
-            record.failed_stage = stage
-            record.error = error
-            session.add(record)
-            session.flush()
-            assert record.id is not None
-            attempts.clear(session, ctx.key(fetched.uid))
+            record = _held_record(
+                ctx, session, fetched, raw_sha256, parsed, "quarantined", stage, error
+            )
             filed = _file_submission(ctx, session, record, facts, decision, [], None, notify=notify)
             submission = session.exec(
                 select(m.Submission).where(m.Submission.message_record_id == record.id)
@@ -771,6 +767,28 @@ def _documents(
     return files
 
 
+def _held_record(
+    ctx: RunContext,
+    session: Session,
+    fetched: FetchedMessage,
+    raw_sha256: str,
+    parsed: ParsedMessage | None,
+    reason: str,
+    stage: m.Stage,
+    error: str,
+) -> m.MessageRecord:
+    """The ledger entry of a message held because processing failed at `stage`, flushed
+    (it has its id), with the crash counter cleared in the same transaction."""
+    record = _record(ctx, fetched, raw_sha256, parsed, m.MessageOutcome.HELD, reason)
+    record.failed_stage = stage
+    record.error = error
+    session.add(record)
+    session.flush()
+    assert record.id is not None
+    attempts.clear(session, ctx.key(fetched.uid))
+    return record
+
+
 def _file_failure(
     ctx: RunContext,
     fetched: FetchedMessage,
@@ -788,13 +806,8 @@ def _file_failure(
     """
     try:
         with session_scope(ctx.engine) as session:
-            record = _record(ctx, fetched, raw_sha256, parsed, m.MessageOutcome.HELD, reason)
-            record.failed_stage = stage
-            record.error = error
-            session.add(record)
-            session.flush()
+            record = _held_record(ctx, session, fetched, raw_sha256, parsed, reason, stage, error)
             assert record.id is not None
-            attempts.clear(session, ctx.key(fetched.uid))
             reference = next_reference(session, UNROUTED_PREFIX)
             submission = m.Submission(
                 reference=reference,
