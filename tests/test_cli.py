@@ -120,6 +120,66 @@ def test_the_configuration_can_come_from_intake_config(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_the_configuration_can_follow_the_command(tmp_path: Path) -> None:
+    """`intake run-once --config PATH` is what people type; it means the same."""
+    for words in (
+        ["config", "check", "--config", str(EXAMPLE)],
+        ["config", "check", "-c", str(EXAMPLE)],
+    ):
+        result = intake_command(*words)
+
+        assert result.returncode == 0, result.stderr
+        assert "OK: 1 meeting(s)" in result.stdout
+
+
+def _beside_the_config(tmp_path: Path, name: str, text: str) -> Path:
+    """A configuration file with a `templates/en/NAME` of its own beside it."""
+    config = tmp_path / "intake.toml"
+    config.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    template = tmp_path / "templates" / "en" / name
+    template.parent.mkdir(parents=True)
+    template.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_a_broken_reply_template_stops_run_once_with_exit_code_2(tmp_path: Path) -> None:
+    config = _beside_the_config(tmp_path, "acknowledgement.txt", "Subject: {{ unclosed\n")
+
+    result = intake_command("run-once", config=config)
+
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "acknowledgement.txt line 1" in line
+    assert str(tmp_path / "templates") in line
+
+
+def test_a_template_beside_the_config_replaces_only_that_text(tmp_path: Path) -> None:
+    """An operator copies one text and edits it; every other text still comes from the
+    package, so a partial copy is a working configuration."""
+    config = _beside_the_config(
+        tmp_path, "acknowledgement.txt", "Subject: Received: {{ reference }}\n\nThank you.\n"
+    )
+
+    result = intake_command("config", "check", config=config)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_shipped_texts_can_be_exported_for_editing(tmp_path: Path) -> None:
+    result = intake_command("texts", "export", str(tmp_path / "texts"))
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "texts" / "templates" / "en" / "reasons" / "late.txt").is_file()
+    assert (tmp_path / "texts" / "compilation" / "fr" / "letter.toml").is_file()
+    exported = tmp_path / "texts" / "intake.example.toml"
+    assert exported.read_text(encoding="utf-8") == EXAMPLE.read_text(encoding="utf-8")
+
+    again = intake_command("texts", "export", str(tmp_path / "texts"))
+
+    assert again.returncode == 2
+    assert "add --force to overwrite them" in one_line(again.stderr)
+
+
 def test_submissions_list_gives_the_queue_as_json(intake: Intake) -> None:
     intake.deliver(
         samples.submission_email(mission_name="France", sender="france@un.int", to=SUBMISSIONS),

@@ -120,7 +120,9 @@ def run_once_command(
     try:
         with progress_reporter() as progress:
             report = run_once(current, send=send, progress=progress)
-    except (MailboxError, DatabaseError, TemplateError, SyncError) as error:
+    except TemplateError as error:
+        fail(str(error), EXIT_CONFIG)
+    except (MailboxError, DatabaseError, SyncError) as error:
         fail(str(error))
     out.print(f"intake: {report.summary()}", markup=False)
     if report.replies.error:
@@ -165,7 +167,9 @@ def worker_command() -> None:
     current = settings()
     try:
         run_worker(current)
-    except (DatabaseError, TemplateError, SyncError) as error:
+    except TemplateError as error:
+        fail(str(error), EXIT_CONFIG)
+    except (DatabaseError, SyncError) as error:
         fail(str(error))
 
 
@@ -258,8 +262,38 @@ def demo_command(
         fail(str(error))
 
 
+# The options of `intake` itself that people also type after the command
+# (`intake run-once --config PATH`); they take a value unless listed as flags.
+_GLOBAL_OPTIONS = {"--config": True, "-c": True, "--verbose": False, "-v": False, "-vv": False}
+
+
+def global_options_first(args: list[str]) -> list[str]:
+    """Move `--config PATH` (and `-v`) found after the command to the front, where the
+    command line parser expects them: `intake run-once --config F` means
+    `intake --config F run-once`. Nothing after a `--` is touched."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in _GLOBAL_OPTIONS:
+            takes_value = _GLOBAL_OPTIONS[name] and "=" not in arg
+            front.append(arg)
+            if takes_value and index + 1 < len(args):
+                front.append(args[index + 1])
+                index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    return front + rest
+
+
 def main() -> None:
-    app()
+    app(args=global_options_first(sys.argv[1:]), prog_name="intake")
 
 
 # The desk's commands live in their own module; registering them here keeps one `intake`.
@@ -267,6 +301,7 @@ from pipeline.cli import compile_commands as _compile  # noqa: E402
 from pipeline.cli import db_commands as _db  # noqa: E402
 from pipeline.cli import desk as _desk  # noqa: E402
 from pipeline.cli import ops as _ops  # noqa: E402
+from pipeline.cli import texts_commands as _texts  # noqa: E402
 from pipeline.cli import web_commands as _web  # noqa: E402
 
 _desk.register(app, submissions_app)
@@ -274,3 +309,4 @@ _ops.register(app)
 _web.register(app)
 _compile.register(app)
 _db.register(app)
+_texts.register(app)

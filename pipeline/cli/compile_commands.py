@@ -30,7 +30,7 @@ from pipeline.compilation import (
     UnknownMeeting,
     compile_meeting,
     export_pdf,
-    texts_root,
+    texts_roots,
 )
 from pipeline.documents.convert import ConversionFailed, ConversionUnavailable
 from pipeline.documents.reading import zip_limits
@@ -66,7 +66,7 @@ def compile_command(
         typer.Option(
             "--templates",
             help="Where the compilation texts are (LANGUAGE/letter.toml). Default: "
-            "compilation/ beside the configuration file, else config/compilation.",
+            "compilation/ beside the configuration file, else the shipped texts.",
             show_default=False,
         ),
     ] = None,
@@ -94,7 +94,7 @@ def compile_command(
     if out.is_dir():
         cli.fail(f"{out} is a folder: name the .docx file to write", cli.EXIT_CONFIG)
     try:
-        templates = CompilationTemplates.load(templates_dir or texts_root(current), language)
+        templates = CompilationTemplates.load(templates_dir or texts_roots(current), language)
     except CompilationTemplateError as error:
         cli.fail(str(error), cli.EXIT_CONFIG)
 

@@ -2,7 +2,7 @@
 
 `compile_meeting` writes the President's letter and one annex per accepted statement to
 a .docx; `export_pdf` turns it into a PDF with LibreOffice; `CompilationTemplates` holds
-the words, one folder per language under `config/compilation/`.
+the words, one folder per language (shipped in `pipeline/resources/compilation/`).
 """
 
 from pipeline.compilation.build import Annex, CompilationResult, compile_meeting, roman_numeral
@@ -16,7 +16,7 @@ from pipeline.compilation.errors import (
     UnknownMeeting,
 )
 from pipeline.compilation.pdf import export_pdf
-from pipeline.compilation.templates import CompilationTemplates, default_root, texts_root
+from pipeline.compilation.templates import CompilationTemplates, default_root, texts_roots
 
 __all__ = [
     "Annex",
@@ -33,5 +33,5 @@ __all__ = [
     "default_root",
     "export_pdf",
     "roman_numeral",
-    "texts_root",
+    "texts_roots",
 ]

@@ -1,6 +1,6 @@
 """The words of the compilation: one TOML file of Jinja2 texts per language.
 
-`config/compilation/<language>/letter.toml` holds every sentence the compilation writes
+`<root>/<language>/letter.toml` holds every sentence the compilation writes
 around the statements (the letter's title, opening, list, closing and signature; each
 annex's label, heading by mission kind and original-language line), the names of the six
 languages, month names and how a date is written. Why TOML with Jinja2 strings rather
@@ -28,9 +28,10 @@ import jinja2
 
 from pipeline.compilation.errors import CompilationTemplateError
 from pipeline.missions.registry import MissionKind
+from pipeline.resources import COMPILATION, ResourceError, packaged
 from pipeline.settings.models import MeetingFormat, Settings
 
-__all__ = ["FILE_NAME", "CompilationTemplates", "default_root", "texts_root"]
+__all__ = ["FILE_NAME", "CompilationTemplates", "default_root", "texts_roots"]
 
 FILE_NAME = "letter.toml"
 
@@ -58,8 +59,11 @@ _OFFICIAL_LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
 
 
 def default_root() -> Path:
-    """`config/compilation` of this checkout: the shipped English and French texts."""
-    return Path(__file__).resolve().parents[2] / "config" / "compilation"
+    """The shipped English and French texts (package data, `pipeline/resources`)."""
+    try:
+        return packaged(COMPILATION)
+    except ResourceError as error:
+        raise CompilationTemplateError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -79,18 +83,22 @@ class CompilationTemplates:
     _months: tuple[str, ...]
 
     @classmethod
-    def load(cls, root: Path, language: str = "en") -> CompilationTemplates:
-        """Read and check `root/<language>/letter.toml`.
+    def load(cls, root: Path | Sequence[Path], language: str = "en") -> CompilationTemplates:
+        """Read and check `<root>/<language>/letter.toml`, from the first of the roots
+        that has it (see `texts_roots`).
 
         Raises CompilationTemplateError naming the file (and key) when it is missing,
         not TOML, incomplete, or a text does not parse or uses an unknown variable.
         """
-        path = root / language / FILE_NAME
+        roots = [root] if isinstance(root, Path) else list(root)
+        candidates = [r / language / FILE_NAME for r in roots]
+        path = next((c for c in candidates if c.is_file()), candidates[0])
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise CompilationTemplateError(
-                f"no compilation texts for language {language!r}: {path} does not exist"
+                f"no compilation texts for language {language!r}: {FILE_NAME} does not exist "
+                f"in {' nor in '.join(str(c.parent) for c in candidates)}"
             ) from None
         except (OSError, UnicodeDecodeError) as error:
             raise CompilationTemplateError(f"{path}: cannot be read ({error})") from None
@@ -241,10 +249,13 @@ class _Loader:
         return self.compile(key, self.string(key))
 
 
-def texts_root(settings: Settings) -> Path:
-    """compilation/ beside the configuration file when there is one, else the shipped texts."""
+def texts_roots(settings: Settings) -> list[Path]:
+    """Where the compilation texts are searched, language by language: `compilation/`
+    beside the configuration file when there is one, then the shipped texts."""
+    roots: list[Path] = []
     if settings.source is not None:
         beside = settings.source.parent / "compilation"
         if beside.is_dir():
-            return beside
-    return default_root()
+            roots.append(beside)
+    roots.append(default_root())
+    return roots

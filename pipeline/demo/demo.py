@@ -301,6 +301,7 @@ def _run(console: Console, base: Path) -> None:
         again = run_once(settings)
         console.print(f"intake: {again.summary()}")
         console.print(
-            "Nothing is filed or answered twice. Try the real commands on your own mailbox "
-            "with config/intake.example.toml (see README.md)."
+            "Nothing is filed or answered twice. Try the real commands on your own mailbox: "
+            "`intake texts export DIR` writes a documented example configuration "
+            "(intake.example.toml; see README.md)."
         )

@@ -1,4 +1,10 @@
-"""Reply texts are templates under `config/templates/<language>/`, one per reason code.
+"""Reply texts are templates, one per reason code, under `<root>/<language>/`.
+
+The roots are searched file by file, in order (`Settings.template_roots`): a
+`templates/` folder beside the configuration file, the folder named by
+`[replies] templates_dir`, then the texts shipped inside the package
+(`pipeline/resources/templates`). An operator overrides one text by copying it out
+(`intake texts export DIR`) and editing the copy; the rest still come from the package.
 
 A template starts with a `Subject:` line, then a blank line, then the body. Templates are
 plain text (no HTML escaping: the reply is text/plain) with strict undefined variables,
@@ -8,7 +14,7 @@ so a typo in a template fails loudly at start-up instead of sending "None" to a 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,19 +58,30 @@ def format_date(day: Any) -> str:
 
 
 class ReplyTemplates:
-    def __init__(self, root: Path, language: str = "en") -> None:
-        folder = root / language
-        if not folder.is_dir():
+    def __init__(self, roots: Path | Sequence[Path], language: str = "en") -> None:
+        roots = [roots] if isinstance(roots, Path) else list(roots)
+        folders = [root / language for root in roots if (root / language).is_dir()]
+        if not folders:
+            searched = ", ".join(str(root / language) for root in roots)
             raise TemplateError(
-                f"no reply templates in {folder}: set [replies] templates_dir or language"
+                f"no reply templates for the language {language!r} (searched {searched}): "
+                "set [replies] language to a language that has them, or templates_dir"
             )
-        self.folder = folder
+        self.folders = folders
+        self.folder = folders[0]
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(folder)),
+            loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # noqa: S701  (plain-text mail, never HTML)
             keep_trailing_newline=True,
         )
+
+    def path_of(self, name: str) -> Path:
+        """Where the text `name` is read from (the first root that has it)."""
+        for folder in self.folders:
+            if (folder / name).is_file():
+                return folder / name
+        return self.folder / name
 
     def validate(self, reason_codes: Iterable[str]) -> None:
         """Fail at start-up if a reply or reason text is missing or does not parse."""
@@ -75,14 +92,20 @@ class ReplyTemplates:
             try:
                 self.env.get_template(name)
             except jinja2.TemplateNotFound:
-                raise TemplateError(f"reply template {self.folder / name} is missing") from None
+                raise TemplateError(
+                    f"reply template {name} is missing from {self._searched()}: copy it from "
+                    "`intake texts export DIR`"
+                ) from None
             except jinja2.TemplateSyntaxError as error:
                 raise TemplateError(
-                    f"reply template {self.folder / name} line {error.lineno}: {error.message}"
+                    f"reply template {self.path_of(name)} line {error.lineno}: {error.message}"
                 ) from None
 
+    def _searched(self) -> str:
+        return ", ".join(str(folder) for folder in self.folders)
+
     def has_reason(self, code: str) -> bool:
-        return (self.folder / "reasons" / f"{code}.txt").is_file()
+        return any((folder / "reasons" / f"{code}.txt").is_file() for folder in self.folders)
 
     def reason_text(self, code: str, params: Mapping[str, Any]) -> str:
         text = self._render(f"reasons/{code}.txt", params).strip()
@@ -94,7 +117,7 @@ class ReplyTemplates:
         head, _, body = text.partition("\n\n")
         if not head.startswith("Subject:"):
             raise TemplateError(
-                f"reply template {self.folder / name}.txt must start with 'Subject:'"
+                f"reply template {self.path_of(name + '.txt')} must start with 'Subject:'"
             )
         subject = " ".join(head[len("Subject:") :].split())
         return RenderedReply(subject=subject, body=body.strip() + "\n")
@@ -103,6 +126,8 @@ class ReplyTemplates:
         try:
             return self.env.get_template(name).render(**context)
         except jinja2.TemplateNotFound:
-            raise TemplateError(f"reply template {self.folder / name} is missing") from None
+            raise TemplateError(
+                f"reply template {name} is missing from {self._searched()}"
+            ) from None
         except jinja2.UndefinedError as error:
-            raise TemplateError(f"reply template {self.folder / name}: {error.message}") from None
+            raise TemplateError(f"reply template {self.path_of(name)}: {error.message}") from None

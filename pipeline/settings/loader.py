@@ -63,7 +63,10 @@ def _describe(error: ValidationError) -> str:
         if message.startswith(prefix):
             message = message[len(prefix) :]
     if first["type"] == "extra_forbidden":
-        message = "is not a known setting (check the spelling against config/intake.example.toml)"
+        message = (
+            "is not a known setting (check the spelling against intake.example.toml, "
+            "which `intake texts export DIR` writes)"
+        )
     elif first["type"] == "missing":
         message = "is required"
     more = len(error.errors()) - 1
@@ -116,7 +119,7 @@ def load_settings(
         if not named:
             raise ConfigError(
                 "no configuration file: pass --config PATH or set INTAKE_CONFIG "
-                "(config/intake.example.toml is a documented starting point)"
+                "(`intake texts export DIR` writes a documented example, intake.example.toml)"
             )
         path = named
     file = Path(path)

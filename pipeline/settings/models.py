@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from pipeline.missions.registry import find_mission
+from pipeline.resources import TEMPLATES, packaged
 
 
 class Strict(BaseModel):
@@ -492,14 +493,18 @@ class Settings(Strict):
         return self.storage.path if self.storage.path is not None else self.data_dir / "files"
 
     @property
-    def templates_dir(self) -> Path:
-        if self.replies.templates_dir is not None:
-            return self.replies.templates_dir
+    def template_roots(self) -> list[Path]:
+        """Where reply templates are searched, file by file, in this order: `templates/`
+        beside the configuration file, `[replies] templates_dir`, the packaged texts."""
+        roots: list[Path] = []
         if self.source is not None:
             beside = self.source.parent / "templates"
             if beside.is_dir():
-                return beside
-        return Path(__file__).resolve().parents[2] / "config" / "templates"
+                roots.append(beside)
+        if self.replies.templates_dir is not None:
+            roots.append(self.replies.templates_dir)
+        roots.append(packaged(TEMPLATES))
+        return roots
 
     def meeting(self, code: str) -> MeetingSettings | None:
         for meeting in self.meetings:

@@ -44,7 +44,7 @@ from pipeline.compilation import (
     CompilationError,
     CompilationTemplates,
     compile_meeting,
-    texts_root,
+    texts_roots,
 )
 from pipeline.desk.actions import ActionError, decide_submission, resend_reply
 from pipeline.desk.views import (
@@ -483,7 +483,7 @@ async def compilation(request: Request, user: str) -> Response:
     ctx = _ctx(request)
 
     def build() -> bytes:
-        templates = CompilationTemplates.load(texts_root(ctx.settings))
+        templates = CompilationTemplates.load(texts_roots(ctx.settings))
         with tempfile.TemporaryDirectory(prefix="intake-compilation-") as folder:
             out = Path(folder) / f"{code}.docx"
             with Session(ctx.ready()) as session:

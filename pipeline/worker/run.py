@@ -38,7 +38,8 @@ from sqlmodel import Session, col, select
 from pipeline.checks.registry import KNOWN_REASONS, checks_for
 from pipeline.mailbox.imap import Mailbox
 from pipeline.replies.outbox import SendReport, send_pending
-from pipeline.replies.templates import ReplyTemplates
+from pipeline.replies.templates import ReplyTemplates, TemplateError
+from pipeline.resources import ResourceError
 from pipeline.settings.models import Action, Settings
 from pipeline.storage import attempts
 from pipeline.storage import models as m
@@ -110,7 +111,13 @@ def prepare(settings: Settings, engine: Engine | None = None) -> Engine:
 
 
 def load_templates(settings: Settings) -> ReplyTemplates:
-    templates = ReplyTemplates(settings.templates_dir, settings.replies.language)
+    """The reply templates, every one that the decision table can call for checked.
+    Raises TemplateError (a configuration problem: exit 2) naming the file."""
+    try:
+        roots = settings.template_roots
+    except ResourceError as error:
+        raise TemplateError(str(error)) from None
+    templates = ReplyTemplates(roots, settings.replies.language)
     templates.validate(
         code
         for code in KNOWN_REASONS
