@@ -76,6 +76,14 @@ def dovecot() -> Iterator[ThrowawayDovecot]:
 
 
 @pytest.fixture(scope="session")
+def dovecot_inbox_prefix() -> Iterator[ThrowawayDovecot]:
+    """A Dovecot laid out like Courier, Cyrus and many hosted servers: the personal
+    namespace is `INBOX.` with `.` between levels, so every folder lives below INBOX."""
+    with ThrowawayDovecot(namespace_prefix="INBOX.", separator=".") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def smtp_server() -> Iterator[CapturingSMTPServer]:
     with CapturingSMTPServer() as server:
         yield server
@@ -213,8 +221,12 @@ class Intake:
             engine.dispose()
 
     def folder(self, name: str) -> list[int]:
-        """UIDs in a folder given as in the config (`Intake/Accepted`); [] if it is absent."""
-        server_name = name.replace("/", self.delimiter)
+        """UIDs in a folder given as in the config (`Intake/Accepted`), which the server
+        keeps under its personal namespace (`INBOX.Intake.Accepted`); [] if it is absent."""
+        prefix, separator = self.personal_namespace
+        server_name = name.replace("/", separator)
+        if not server_name.startswith(prefix):
+            server_name = prefix + server_name
         if server_name not in self.dovecot.list_folders(self.user, self.password):
             return []
         return self.dovecot.folder_uids(self.user, self.password, server_name)
@@ -231,6 +243,13 @@ class Intake:
             if delimiter:
                 return delimiter.decode() if isinstance(delimiter, bytes) else str(delimiter)
         return "/"
+
+    @property
+    def personal_namespace(self) -> tuple[str, str]:
+        """The server's personal namespace (RFC 2342): its prefix and separator."""
+        with self.dovecot.imap_client(self.user, self.password) as client:
+            [(prefix, separator), *_others] = client.namespace().personal
+        return str(prefix), str(separator)
 
     def write_config(self, path: Path | None = None, **changes: Any) -> Path:
         """The same configuration as a TOML file, for tests that run the real command."""
@@ -262,6 +281,25 @@ def intake(
     tmp_path: Path,
 ) -> Intake:
     """A fresh submissions mailbox, an empty database and a configured Intake."""
+    return make_intake(dovecot, smtp, database_url, tmp_path)
+
+
+@pytest.fixture
+def intake_inbox_prefix(
+    dovecot_inbox_prefix: ThrowawayDovecot,
+    smtp: CapturingSMTPServer,
+    database_url: str,
+    tmp_path: Path,
+) -> Intake:
+    """The same, on the server whose folders all live below `INBOX.`."""
+    return make_intake(dovecot_inbox_prefix, smtp, database_url, tmp_path)
+
+
+def make_intake(
+    dovecot: ThrowawayDovecot, smtp: CapturingSMTPServer, database_url: str, tmp_path: Path
+) -> Intake:
+    """A new user on `dovecot` for the submissions mailbox, and the configuration of the
+    Intake that reads it, files into `database_url` and answers through `smtp`."""
     user = f"submissions{next(_user_numbers)}"
     password = "correct horse"
     dovecot.add_user(user, password)

@@ -70,6 +70,10 @@ BROKEN = {
         "'a@un.int' is already allowed for FRA",
     ),
     "a bad sender": ('[missions.FRA]\nsenders = ["not an address"]', "is not an email address"),
+    "a non-ASCII reply address": (
+        '[smtp]\nsender = "soumissions@exämple.org"',
+        "use the ASCII form of the address",
+    ),
     "an unknown decision": ('[decision]\nlate = "shrug"', "decision.late: Input should be"),
     "an unknown reason code": ('[decision]\nlatte = "reject"', "unknown reason code 'latte'"),
     "a bad database url": ('[database]\nurl = "mysql://x"', "database.url: must start with"),

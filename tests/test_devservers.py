@@ -15,7 +15,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from imapclient.exceptions import CapabilityError, IMAPClientAbortError, LoginError
+from imapclient.exceptions import (
+    CapabilityError,
+    IMAPClientAbortError,
+    IMAPClientError,
+    LoginError,
+)
 
 from pipeline.devservers import (
     CapturingSMTPServer,
@@ -141,6 +146,24 @@ def test_move_capability_can_be_removed() -> None:
             client.select_folder("INBOX")
             with pytest.raises(CapabilityError):
                 client.move([uid], "Archive")
+
+
+def test_a_personal_namespace_below_inbox_refuses_folders_outside_it() -> None:
+    """Like Courier, Cyrus and many hosted servers: NAMESPACE announces `INBOX.` with `.`
+    between levels, and `Intake.Accepted` (outside every namespace) cannot be created."""
+    server = ThrowawayDovecot(namespace_prefix="INBOX.", separator=".")
+    server.add_user(USER, PASSWORD)
+    with server, server.imap_client(USER, PASSWORD) as client:
+        assert client.namespace().personal == (("INBOX.", "."),)
+        with pytest.raises(IMAPClientError, match="nonexistent namespace"):
+            client.create_folder("Intake.Accepted")
+        client.create_folder("INBOX.Intake.Accepted")
+        assert "INBOX.Intake.Accepted" in server.list_folders(USER, PASSWORD)
+
+
+def test_a_namespace_prefix_must_end_with_its_separator() -> None:
+    with pytest.raises(ValueError, match="must end with the separator"):
+        ThrowawayDovecot(namespace_prefix="INBOX", separator=".")
 
 
 def test_restart_keeps_mail_port_and_users(dovecot: ThrowawayDovecot) -> None:

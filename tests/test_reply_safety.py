@@ -218,6 +218,213 @@ def test_a_rejection_that_could_not_be_delivered_does_not_silence_the_next(
     assert suppressions(intake) == []
 
 
+WPS = {"code": "WPS-2021", "title": "Women and peace and security", "date": "2021-10-21"}
+
+
+def test_the_same_problem_for_two_meetings_is_answered_for_each(intake: Intake) -> None:
+    """GIVEN two open meetings WHEN Japan sends a statement without a cover letter for
+    each THEN it is told twice, once per meeting: the second rejection is about another
+    submission, not a repeat. A third message for the second meeting, with the same
+    problem, is the repeat: filed, rejected, and not answered (recorded for the desk)."""
+    intake.reconfigure(meetings=[intake.config_data["meetings"][0], WPS])
+    intake.deliver(
+        submission("Japan", "japan@un.int", cover_letter=None, subject="PKO-SAFETY statement"),
+        at=ON_TIME,
+    )
+    intake.deliver(
+        submission("Japan", "japan@un.int", cover_letter=None, subject="WPS-2021 statement"),
+        at=ON_TIME,
+    )
+    intake.run()
+    intake.deliver(
+        submission("Japan", "japan@un.int", cover_letter=None, subject="WPS-2021 statement, again"),
+        at=ON_TIME,
+    )
+    intake.run()
+
+    rows = intake.queue()
+    assert [(row.meeting, row.status, row.reasons) for row in rows] == [
+        ("PKO-SAFETY", "rejected", ["no_cover_letter"]),
+        ("WPS-2021", "rejected", ["no_cover_letter"]),
+        ("WPS-2021", "rejected", ["no_cover_letter"]),
+    ]
+    assert [row.reply is not None for row in rows] == [True, True, False]
+    to_japan = intake.replies_to("japan@un.int")
+    assert len(to_japan) == 2
+    assert sorted(reply.message["Subject"].rsplit(" ", 1)[-1] for reply in to_japan) == [
+        "PKO-SAFETY-0001)",
+        "WPS-2021-0001)",
+    ]
+    [event] = suppressions(intake)
+    assert event.detail["why"] == "rejection_window"
+    assert event.detail["meeting"] == "WPS-2021"
+    assert event.detail["reasons"] == ["no_cover_letter"]
+
+
+def test_an_unknown_address_hears_from_intake_once_within_the_window(intake: Intake) -> None:
+    """GIVEN an address no mission registered (anyone can write in its name) WHEN three
+    messages with three different problems arrive from it THEN only the first is
+    answered: Intake sends an unknown address one rejection per window, whatever it is
+    about, so it cannot be made to mail an arbitrary address again and again. Each
+    message is still filed and rejected, and each silence is recorded for the desk."""
+    stranger = "attache@elsewhere.example"
+    intake.deliver(submission("Japan", stranger, cover_letter=None), at=ON_TIME)
+    intake.run()
+    intake.deliver(submission("Japan", stranger, statement=False, body="second\n"), at=ON_TIME)
+    intake.deliver(submission("Japan", stranger, body="third, complete\n"), at=ON_TIME)
+    intake.run()
+
+    rows = intake.queue()
+    assert [(row.status, row.reasons) for row in rows] == [
+        ("rejected", ["unknown_sender", "no_cover_letter"]),
+        ("rejected", ["unknown_sender", "no_statement"]),
+        ("rejected", ["unknown_sender"]),
+    ]
+    assert [row.reply is not None for row in rows] == [True, False, False]
+    assert len(intake.replies_to(stranger)) == 1
+    events = suppressions(intake)
+    assert [e.detail["why"] for e in events] == ["rejection_window", "rejection_window"]
+    assert [e.detail["to"] for e in events] == [stranger, stranger]
+    assert [e.detail["per"] for e in events] == ["address", "address"]
+
+
+# --------------------------------------------------------------------------------------
+# Bounces that are not delivery reports
+# --------------------------------------------------------------------------------------
+
+
+def returned_mail(
+    head: str, *, original: bytes, report: bool = False, multipart: bool = True
+) -> bytes:
+    """A bounce as many mail systems still send it: not `multipart/report` but plain text,
+    or `multipart/mixed` with the returned message attached (the shape of CPython's test
+    message msg_42.txt). `head` holds From, Subject and any other top headers; `report`
+    adds a `message/delivery-status` part, as some gateways do inside `multipart/mixed`."""
+    text = (
+        "This is the mail system at host relay.example.net.\r\n\r\n"
+        "I'm sorry to have to inform you that your message could not\r\n"
+        "be delivered to one or more recipients.\r\n"
+    )
+    top = f"{head}\r\nTo: {SUBMISSIONS}\r\nDate: Thu, 20 May 2021 14:00:00 +0000\r\n"
+    if not multipart:
+        head_and_text = f"{top}Content-Type: text/plain; charset=us-ascii\r\n\r\n{text}\r\n"
+        return head_and_text.encode() + original
+    status = (
+        "--AAA\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; relay.example.net\r\n\r\n"
+        "Final-Recipient: rfc822; colleague@un.int\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        if report
+        else ""
+    )
+    return (
+        (
+            f'{top}Content-Type: multipart/mixed; boundary="AAA"\r\n\r\n'
+            "This is a MIME-encapsulated message\r\n\r\n"
+            f"--AAA\r\n\r\n{text}\r\n{status}"
+            "--AAA\r\nContent-Type: message/rfc822\r\n\r\n"
+        ).encode()
+        + original
+        + b"\r\n--AAA--\r\n"
+    )
+
+
+def test_bounces_without_a_delivery_report_are_never_answered(intake: Intake) -> None:
+    """GIVEN returned mail that is not `multipart/report`: from "Mail Delivery Subsystem"
+    at an ordinary address (msg_42.txt's shape), from "(Mail Delivery System)" in the
+    comment form, from any address with `X-Failed-Recipients`, with a delivery-status
+    part inside `multipart/mixed`, with MAILER-DAEMON as the envelope sender, and one
+    from France's own mail system (a domain France registered) returning France's
+    submission whole WHEN the worker runs THEN each is ignored as a bounce, moved to
+    the ignored folder, and nobody gets a reply."""
+    france = submission("France", "attache.onu@diplomatie.gouv.fr")
+    earlier = submission("Japan", "japan@un.int", cover_letter=None)
+    bounces = [
+        returned_mail(
+            "From: Mail Delivery Subsystem <xxx@example.com>\r\n"
+            "Subject: Returned mail: see transcript for details",
+            original=earlier,
+        ),
+        returned_mail(
+            "From: relay@relay.example.net (Mail Delivery System)\r\n"
+            "Subject: Undelivered Mail Returned to Sender",
+            original=earlier,
+            multipart=False,
+        ),
+        returned_mail(
+            "From: Delivery <delivery@relay.example.net>\r\n"
+            "X-Failed-Recipients: colleague@un.int\r\n"
+            "Subject: Delivery Status Notification (Failure)",
+            original=earlier,
+            multipart=False,
+        ),
+        returned_mail(
+            "From: Relay <relay@relay.example.net>\r\nSubject: Delivery failure",
+            original=earlier,
+            report=True,
+        ),
+        returned_mail(
+            "Return-Path: <MAILER-DAEMON@relay.example.net>\r\n"
+            "From: Mail Administrator <admin@relay.example.net>\r\n"
+            "Subject: Mail System Error - Returned Mail",
+            original=earlier,
+        ),
+        returned_mail(
+            "From: Mail Delivery System <relay@diplomatie.gouv.fr>\r\n"
+            "Subject: Undeliverable: PKO-SAFETY: written statement of France",
+            original=france,
+        ),
+    ]
+    for raw in bounces:
+        intake.deliver(raw, at=ON_TIME)
+
+    report = intake.run()
+
+    assert report.filed == {"ignored": len(bounces)}
+    assert [r.reason for r in intake.ledger()] == ["bounce"] * len(bounces)
+    assert intake.queue() == []
+    assert len(intake.folder("Intake/Ignored")) == len(bounces)
+    assert intake.inbox == []
+    assert intake.replies() == []
+
+
+def with_attached_message(raw: bytes, attached: bytes, filename: str) -> bytes:
+    """`raw` with another whole message attached (`message/rfc822`, not re-encoded), as
+    "forward as attachment" does."""
+    message = message_from_bytes(raw, policy=policy.SMTP)
+    assert isinstance(message, EmailMessage)
+    message.add_attachment(message_from_bytes(attached, policy=policy.SMTP), filename=filename)
+    return message.as_bytes(policy=policy.SMTP)
+
+
+def test_a_delegation_that_writes_about_a_bounce_is_still_answered(intake: Intake) -> None:
+    """GIVEN Japan resends its statement under the subject of the bounce it received, and
+    Ghana forwards the bounce itself as an attachment beside its statement WHEN the
+    worker runs THEN both are submissions, filed and acknowledged: neither a subject nor
+    a report inside an attached message makes a delegation's mail a bounce."""
+    bounce = samples.bounce_email(original=submission("Ghana", "ghana@un.int"))
+    intake.deliver(
+        submission(
+            "Japan",
+            "japan@un.int",
+            subject="Undelivered Mail Returned to Sender",
+            body="Our statement for PKO-SAFETY, sent again.\n",
+        ),
+        at=ON_TIME,
+    )
+    ghana = submission(
+        "Ghana", "ghana@un.int", subject="Fwd: Undelivered Mail Returned to Sender (PKO-SAFETY)"
+    )
+    intake.deliver(with_attached_message(ghana, bounce, "Returned mail.eml"), at=ON_TIME)
+
+    intake.run()
+
+    assert {(row.mission, row.status) for row in intake.queue()} == {
+        ("JPN", "accepted"),
+        ("GHA", "accepted"),
+    }
+    assert sorted(r.rcpt_tos[0] for r in intake.replies(2)) == ["ghana@un.int", "japan@un.int"]
+
+
 # --------------------------------------------------------------------------------------
 # Where a reply goes
 # --------------------------------------------------------------------------------------

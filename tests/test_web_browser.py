@@ -189,6 +189,36 @@ def test_a_desk_officer_accepts_a_held_message_and_resends_a_reply(
     assert desk.problems == []
 
 
+def test_a_desk_officer_cancels_a_reply_waiting_for_the_mail_server(
+    desk: Desk, intake: Intake
+) -> None:
+    """The mail server is down; the desk holds Brazil's statement and, on second thought,
+    stops the "under review" notice before it leaves. It never goes out."""
+    page = desk.page
+    [brazil] = [row.reference for row in intake.queue() if row.sender == "brazil@un.int"]
+    intake.smtp.clear()
+    intake.smtp.stop()
+
+    desk.sign_in()
+    page.goto(f"{desk.url}/submissions/{brazil}")
+    page.get_by_label(re.compile("^Reason")).fill("Checking the signature with the mission.")
+    page.get_by_role("button", name="Hold").click()
+    expect(page.locator(".flash").first).to_contain_text(f"{brazil} is now held")
+    waiting = page.locator("tr", has=page.get_by_text("Under review", exact=False)).last
+    waiting.get_by_text("Cancel…").click()
+    waiting.get_by_placeholder("Why (recorded)").fill("Told the mission by phone.")
+    desk.shot("11-cancelling-a-waiting-reply")
+    waiting.get_by_role("button", name="Cancel reply").click()
+
+    expect(page.locator(".flash-ok").first).to_contain_text("it will not be sent")
+    expect(page.get_by_text("Told the mission by phone.").first).to_be_visible()
+    desk.shot("12-reply-cancelled")
+    intake.smtp.start()
+    intake.run()
+    assert intake.replies() == []
+    assert desk.problems == []
+
+
 def test_screenshots_go_to_an_ignored_folder() -> None:
     """The screenshots are for people, never for git."""
     ignore = (Path(__file__).resolve().parents[1] / ".gitignore").read_text(encoding="utf-8")

@@ -35,6 +35,7 @@ from typer.testing import CliRunner
 
 from pipeline.demo import samples
 from pipeline.devservers.ports import LOOPBACK, free_port
+from pipeline.replies.outbox import send_pending
 from pipeline.settings import parse_settings
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
@@ -200,6 +201,7 @@ PROTECTED = [
     ("GET", "/meetings/{code}/compilation.docx", "/meetings/PKO-SAFETY/compilation.docx"),
     ("GET", "/replies", "/replies?status=failed"),
     ("POST", "/replies/{id:int}/resend", "/replies/1/resend"),
+    ("POST", "/replies/{id:int}/cancel", "/replies/1/cancel"),
     ("GET", "/audit", "/audit"),
     ("POST", "/logout", "/logout"),
 ]
@@ -487,6 +489,58 @@ def test_when_smtp_is_down_the_decision_stands_and_the_reply_waits_for_a_resend(
     assert any("Meant for the peacekeeping debate." in text_of(r) for r in smtp.wait_for(1, 5))
     [row] = [r for r in dashboard.intake.queue() if r.reference == reference]
     assert (row.status, row.meeting) == ("accepted", "PKO-SAFETY")
+
+
+def test_the_desk_cancels_a_waiting_reply_next_to_it_and_it_never_goes_out(
+    dashboard: Dashboard,
+) -> None:
+    reference = dashboard.reference_of("japan@un.int")
+    smtp = dashboard.intake.smtp
+    smtp.clear()
+    smtp.stop()
+    with dashboard.login() as client:
+        token = token_of(client.get(f"/submissions/{reference}"))
+        client.post(
+            f"/submissions/{reference}/decide",
+            data={
+                "csrf_token": token,
+                "action": "accept",
+                "reason": "Meant for the peacekeeping debate.",
+                "notify": "yes",
+                "meeting": "PKO-SAFETY",
+            },
+        )
+        [waiting] = [r for r in dashboard.rows(m.Reply) if r.status is m.ReplyStatus.PENDING]
+        before = client.get(f"/submissions/{reference}")
+        refused = client.post(
+            f"/replies/{waiting.id}/cancel",
+            data={"csrf_token": token, "reason": "  ", "next": f"/submissions/{reference}"},
+        )
+        after_refusal = client.get(refused.headers["location"])
+        cancelled = client.post(
+            f"/replies/{waiting.id}/cancel",
+            data={
+                "csrf_token": token,
+                "reason": "Told the mission by phone",
+                "next": f"/submissions/{reference}",
+            },
+        )
+        page = client.get(cancelled.headers["location"])
+        replies_page = client.get("/replies?status=cancelled")
+    smtp.start()
+    send_pending(dashboard.engine, dashboard.intake.settings)
+
+    assert f'action="/replies/{waiting.id}/cancel"' in before.text
+    assert "Nothing was changed: give a reason" in after_refusal.text
+    assert cancelled.headers["location"] == f"/submissions/{reference}"
+    assert f"Reply {waiting.id} cancelled: it will not be sent." in page.text
+    assert f"cancelled by {USER}: Told the mission by phone" in page.text
+    assert f'action="/replies/{waiting.id}/cancel"' not in page.text
+    assert "Told the mission by phone" in replies_page.text
+    time.sleep(0.3)
+    assert smtp.messages == []
+    [row] = [r for r in dashboard.rows(m.Reply) if r.id == waiting.id]
+    assert row.status is m.ReplyStatus.CANCELLED
 
 
 # -- what came from an email is text, never markup ---------------------------------------------

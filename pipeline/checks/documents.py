@@ -36,6 +36,7 @@ class Statement:
     description: ClassVar[str] = "exactly one statement in Word format that opens and has text"
     reasons: ClassVar[tuple[str, ...]] = (
         "no_statement",
+        "tnef_without_files",
         "several_statements",
         *(problem.value for problem in StatementProblem),
     )
@@ -43,6 +44,11 @@ class Statement:
     def check(self, facts: Facts) -> Verdict:
         statements = facts.documents.statements
         if not statements:
+            # Outlook put the files in a winmail.dat and nothing could be taken from it:
+            # the fix is to send ordinary attachments, not to "attach a statement".
+            empty = [w for w in facts.message.winmail if not w.files]
+            if empty:
+                return Verdict.fail("tnef_without_files", filename=empty[0].name)
             return Verdict.fail("no_statement")
         if len(statements) > 1:
             return Verdict.fail(

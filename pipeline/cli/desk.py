@@ -38,7 +38,9 @@ from pipeline.storage.directory import Directory
 from pipeline.worker.process import RunContext, folder_for, refile_message
 from pipeline.worker.run import load_templates, prepare
 
-replies_app = typer.Typer(help="Replies to delegations: list them, send one again.")
+replies_app = typer.Typer(
+    help="Replies to delegations: list them, show one as sent, send one again, cancel one."
+)
 messages_app = typer.Typer(help="Messages in the ledger: retry those held after an error.")
 missions_app = typer.Typer(help="Missions and the addresses that may speak for them.")
 meetings_app = typer.Typer(help="Meetings that take written statements.")
@@ -291,6 +293,9 @@ def _decide(status: m.SubmissionStatus) -> Callable[..., None]:
         line = f"intake: {result.reference}: {result.previous} -> {result.status}"
         if result.superseded:
             line += f"; {result.superseded} is now superseded"
+        if result.cancelled:
+            ids = ", ".join(str(i) for i in result.cancelled)
+            line += f"; cancelled the earlier reply that had not gone out ({ids})"
         if result.reply_id is None:
             line += "; no reply sent" if not notify else "; no address to reply to"
         elif sent is not None and result.reply_id in sent.sent_ids:
@@ -313,7 +318,8 @@ def _decide(status: m.SubmissionStatus) -> Callable[..., None]:
 @replies_app.command("list")
 def replies_list(
     status: Annotated[
-        str | None, typer.Option("--status", help="pending, sending, sent or failed.")
+        str | None,
+        typer.Option("--status", help="pending, sending, sent, failed or cancelled."),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1)] = None,
     as_json: JsonOption = False,
@@ -362,6 +368,45 @@ def replies_resend(
         report = _send(engine, current)
     state = "sent" if reply_id in report.sent_ids else "queued"
     cli.out.print(f"intake: reply {reply_id} {state}", markup=False)
+
+
+@replies_app.command("cancel")
+def replies_cancel(
+    reply_id: Annotated[int, typer.Argument(help="The reply's id (`intake replies list`).")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (recorded in the audit log).")],
+    by: ByOption = None,
+) -> None:
+    """Stop a reply that has not gone out yet (waiting, deferred or failed): it is never
+    sent. A reply that was sent cannot be recalled."""
+    with database() as (_current, engine):
+        reply = actions.cancel_reply(engine, reply_id=reply_id, reason=reason, actor=actor(by))
+    cli.out.print(
+        f"intake: reply {reply_id} ({reply.kind.value} to {reply.to_address}) cancelled; "
+        "it will not be sent",
+        markup=False,
+    )
+
+
+@replies_app.command("show")
+def replies_show(
+    reply_id: Annotated[int, typer.Argument(help="The reply's id (`intake replies list`).")],
+) -> None:
+    """Print a reply exactly as it will be, or was, sent: its headers and its text
+    (where it stands, on stderr)."""
+    from pipeline.replies.outbox import build_email
+
+    with database() as (current, engine), Session(engine) as session:
+        reply = session.get(m.Reply, reply_id)
+        if reply is None:
+            raise NotFound(f"no reply with the id {reply_id} (`intake replies list`)")
+        state = views.reply_state(reply)
+        message = build_email(reply, current.smtp)
+    # The header exactly as it goes to the SMTP server; the text as the delegation reads
+    # it (the wire form may be quoted-printable).
+    head = message.as_string().split("\n\n", 1)[0]
+    body = str(message.get_content())
+    cli.err.print(f"intake: reply {reply_id}: {state}", markup=False)
+    sys.stdout.write(f"{head}\n\n{body}" + ("" if body.endswith("\n") else "\n"))
 
 
 @messages_app.command("retry")

@@ -15,9 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pipeline.desk.views import NotFound, find_meeting, find_mission_row, find_submission
+from pipeline.replies.cancel import cancel_reply_row, cancel_unsent
 from pipeline.replies.outbox import reply_message_id
 from pipeline.replies.templates import ReplyTemplates, format_date, format_local
 from pipeline.settings.models import LengthPolicy, MeetingStatus, Settings
@@ -43,6 +44,7 @@ class DeskDecisionResult:
     status: str
     reply_id: int | None
     superseded: str | None
+    cancelled: tuple[int, ...] = ()
 
 
 def decide_submission(
@@ -120,6 +122,14 @@ def decide_submission(
         session.add(decision)
         session.flush()
         assert decision.id is not None
+        # Only the reply of the decision that stands may reach the delegation.
+        cancelled = cancel_unsent(
+            session,
+            submission.id,
+            why=f"replaced by the desk's decision ({status.value}, by {actor})",
+            actor=actor,
+            decision=status.value,
+        )
         session.add(
             m.AuditEvent(
                 actor=actor,
@@ -152,6 +162,7 @@ def decide_submission(
             status=status.value,
             reply_id=reply_id,
             superseded=superseded.reference if superseded else None,
+            cancelled=tuple(cancelled),
         )
 
 
@@ -238,6 +249,13 @@ def resend_reply(engine: Engine, *, reply_id: int, actor: str) -> m.Reply:
             raise NotFound(f"no reply with the id {reply_id} (`intake replies list`)")
         if reply.status is m.ReplyStatus.SENDING:
             raise ActionError(f"reply {reply_id} is being sent right now; try again in a minute")
+        replaced = _replaced_by(session, reply)
+        if replaced is not None:
+            raise ActionError(
+                f"reply {reply_id} announced an earlier decision; the submission is "
+                f"{replaced.status.value} now (decided by {replaced.decided_by}): resending it "
+                "would contradict that decision"
+            )
         previous = reply.status
         reply.status = m.ReplyStatus.PENDING
         reply.next_attempt_at = m.utcnow()
@@ -251,6 +269,46 @@ def resend_reply(engine: Engine, *, reply_id: int, actor: str) -> m.Reply:
                 message_record_id=reply.message_record_id,
                 detail={"reply_id": reply_id, "was": previous.value, "to": reply.to_address},
             )
+        )
+        return reply
+
+
+def _replaced_by(session: Session, reply: m.Reply) -> m.Decision | None:
+    """The submission's current decision, when it is not the one this reply announced."""
+    if reply.submission_id is None or reply.decision_id is None:
+        return None
+    current = session.exec(
+        select(m.Decision)
+        .where(m.Decision.submission_id == reply.submission_id)
+        .order_by(col(m.Decision.id).desc())
+    ).first()
+    if current is None or current.id == reply.decision_id:
+        return None
+    return current
+
+
+def cancel_reply(engine: Engine, *, reply_id: int, reason: str, actor: str) -> m.Reply:
+    """The desk stops one reply that has not gone out (waiting, deferred or failed): it
+    is never sent, and the audit log says who stopped it and why."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ActionError("give a reason (--reason TEXT): it is recorded in the audit log")
+    with session_scope(engine) as session:
+        reply = session.get(m.Reply, reply_id)
+        if reply is None:
+            raise NotFound(f"no reply with the id {reply_id} (`intake replies list`)")
+        if reply.status is m.ReplyStatus.SENDING:
+            raise ActionError(
+                f"reply {reply_id} is being sent right now and cannot be stopped; "
+                "`intake replies show` tells in a minute whether it went"
+            )
+        if reply.status is m.ReplyStatus.SENT:
+            sent = reply.sent_at.isoformat(timespec="seconds") if reply.sent_at else "already"
+            raise ActionError(f"reply {reply_id} was sent ({sent} UTC): it cannot be recalled")
+        if reply.status is m.ReplyStatus.CANCELLED:
+            raise ActionError(f"reply {reply_id} is cancelled already ({reply.cancel_reason})")
+        cancel_reply_row(
+            session, reply, why=f"cancelled by {actor}: {reason}", actor=actor, by_desk=True
         )
         return reply
 

@@ -122,12 +122,16 @@ def _database(settings: Settings, engine: Engine) -> ComponentHealth:
 
 def _imap(settings: Settings) -> ComponentHealth:
     s = settings.mailbox
+    configured = (s.folders.accepted, s.folders.rejected, s.folders.held, s.folders.ignored)
     try:
-        with Mailbox(s):
-            pass
+        with Mailbox(s) as mailbox:
+            # As the server names them (below its personal namespace): nothing is created.
+            folders = ", ".join(mailbox.server_folder(folder) for folder in configured)
     except MailboxError as error:
         return ComponentHealth("imap", False, str(error))
-    return ComponentHealth("imap", True, f"{s.username}@{s.host}:{s.port}/{s.folder}")
+    return ComponentHealth(
+        "imap", True, f"{s.username}@{s.host}:{s.port}/{s.folder}, filing into {folders}"
+    )
 
 
 def _smtp(settings: Settings) -> ComponentHealth:

@@ -101,8 +101,30 @@ def _reply_json(reply: m.Reply, submission: m.Submission | None) -> dict[str, An
         "last_error": reply.last_error,
         "created_at": reply.created_at,
         "sent_at": reply.sent_at,
+        "cancelled_at": reply.cancelled_at,
+        "cancel_reason": reply.cancel_reason,
         "message_id": reply.message_id,
+        "cancellable": reply.status in m.UNSENT_STATUSES,
     }
+
+
+def reply_state(reply: m.Reply) -> str:
+    """One line on where a reply stands, for people: sent when, waiting since, why
+    cancelled."""
+    if reply.status is m.ReplyStatus.SENT and reply.sent_at is not None:
+        return f"sent {reply.sent_at.isoformat(timespec='seconds')} (UTC)"
+    if reply.status is m.ReplyStatus.CANCELLED:
+        return f"cancelled, never sent: {reply.cancel_reason or 'no reason recorded'}"
+    if reply.status is m.ReplyStatus.FAILED:
+        return f"failed after {reply.attempts} attempt(s): {reply.last_error or '?'}"
+    if reply.status is m.ReplyStatus.SENDING:
+        return f"being sent by {reply.claimed_by or 'a worker'}"
+    if reply.attempts:
+        return (
+            f"waiting, to be tried again from {reply.next_attempt_at.isoformat(timespec='seconds')}"
+            f" (UTC) after {reply.attempts} attempt(s): {reply.last_error or '?'}"
+        )
+    return "waiting to be sent"
 
 
 def queue_overview(session: Session, *, now: datetime, newest: int = 5) -> QueueOverview:

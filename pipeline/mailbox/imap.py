@@ -7,6 +7,11 @@ the mailbox; the only change we make is the move, after the database has committ
 Sizes are asked for first (RFC822.SIZE): a message over `[limits] max_message_mb` is
 never downloaded whole, only its header, so one 500 MB mail cannot exhaust the worker's
 memory (and, crashing it again and again, block the mailbox).
+
+Outcome folders are configured with `/` between levels (`Intake/Accepted`) and the
+ledger keeps them so; the server's name is made at the move, from its personal namespace
+(RFC 2342 NAMESPACE: `INBOX.` with `.` on Courier, Cyrus and many hosted servers, empty
+with `/` or `.` on Dovecot's default layout). See `server_folder_name`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,50 @@ class MailboxLoginFailed(MailboxError):
 
 
 @dataclass(frozen=True)
+class Namespace:
+    """Where this login's own folders live (RFC 2342): the personal namespace's prefix
+    and hierarchy separator, and the prefixes of the other namespaces the server
+    announced (other users', shared)."""
+
+    prefix: str = ""
+    separator: str = "/"
+    others: tuple[str, ...] = ()
+
+
+def server_folder_name(folder: str, namespace: Namespace) -> str:
+    """The server's name of an outcome folder given as in the configuration.
+
+    `/` separates levels in the configuration whatever the server uses. A name is put
+    below the personal namespace's prefix (`Intake/Accepted` becomes
+    `INBOX.Intake.Accepted` where the prefix is `INBOX.`) unless it names the folder in
+    full: it already starts with the prefix (`INBOX/Intake/Accepted`, or
+    `INBOX.Intake.Accepted` in the server's own notation), or with another namespace
+    the server announced (`#shared/...`). INBOX is case-insensitive (RFC 3501) and is
+    written `INBOX`. With an empty prefix (Dovecot's default) nothing is added.
+    """
+    separator = namespace.separator
+    name = _canonical_inbox(separator.join(part for part in folder.split("/") if part), separator)
+    prefix = _canonical_inbox(namespace.prefix, separator)
+    if not prefix or _within(name, prefix, separator):
+        return name
+    if any(_within(name, other, separator) for other in namespace.others if other):
+        return name
+    if not prefix.endswith(separator):
+        prefix += separator
+    return prefix + name
+
+
+def _canonical_inbox(name: str, separator: str) -> str:
+    head, sep, rest = name.partition(separator)
+    return f"INBOX{sep}{rest}" if head.upper() == "INBOX" else name
+
+
+def _within(name: str, prefix: str, separator: str) -> bool:
+    """Whether `name` is in the namespace of `prefix`, or is its own folder (`INBOX`)."""
+    return name.startswith(prefix) or name == prefix.removesuffix(separator)
+
+
+@dataclass(frozen=True)
 class FetchedMessage:
     uid: int
     raw: bytes
@@ -57,7 +106,7 @@ class Mailbox:
         self.max_message_bytes = max_message_bytes
         self._client: imapclient.IMAPClient | None = None
         self.uidvalidity: int = 0
-        self._delimiter: str = "/"
+        self.namespace = Namespace()
         self._known_folders: set[str] = set()
 
     @property
@@ -139,10 +188,15 @@ class Mailbox:
             folders = client.list_folders()
         except (IMAPClientError, OSError) as error:
             raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
-        for _flags, delimiter, name in folders:
-            if delimiter:
-                self._delimiter = delimiter.decode() if isinstance(delimiter, bytes) else delimiter
+        delimiter = "/"
+        for _flags, found, name in folders:
+            if found:
+                delimiter = _text(found)
             self._known_folders.add(name)
+        try:
+            self.namespace = _read_namespace(client, delimiter)
+        except (IMAPClientError, OSError) as error:
+            raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
 
     def close(self) -> None:
         if self._client is not None:
@@ -233,8 +287,9 @@ class Mailbox:
     # -- moving -------------------------------------------------------------------------
 
     def server_folder(self, folder: str) -> str:
-        """`Intake/Accepted` in the configuration becomes the server's own hierarchy."""
-        return self._delimiter.join(part for part in folder.split("/") if part)
+        """`Intake/Accepted` in the configuration becomes the server's own name for it,
+        below its personal namespace (`server_folder_name`)."""
+        return server_folder_name(folder, self.namespace)
 
     def ensure_folder(self, folder: str) -> str:
         name = self.server_folder(folder)
@@ -248,7 +303,9 @@ class Mailbox:
                     self.client.subscribe_folder(name)
         except IMAPClientError as error:
             if not self.client.folder_exists(name):
-                raise MailboxError(f"cannot create the folder {name!r}: {error}") from None
+                raise MailboxError(
+                    f"cannot create the folder {name!r}: {error}; check [mailbox.folders]"
+                ) from None
         except OSError as error:
             raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
         self._known_folders.add(name)
@@ -321,6 +378,38 @@ class Mailbox:
         except (IMAPClientError, OSError) as error:
             raise MailboxUnavailable(f"lost the mailbox at {self._where()}: {error}") from None
         return sorted(int(uid) for uid in found)
+
+
+def _read_namespace(client: imapclient.IMAPClient, delimiter: str) -> Namespace:
+    """The personal namespace from NAMESPACE (its first one, where a client's folders
+    go); without NAMESPACE, an empty prefix and the separator of LIST "" "" (RFC 3501),
+    else `delimiter`, the one the folder list showed. A flat namespace (no separator)
+    keeps `delimiter` too."""
+    if client.has_capability("NAMESPACE"):
+        try:
+            personal, other, shared = client.namespace()
+        except IMAPClientError as error:
+            log.warning("the server announced NAMESPACE but refused it (%s)", error)
+        else:
+            spaces = [*(personal or ()), *(other or ()), *(shared or ())]
+            if personal:
+                prefix, separator = personal[0]
+                others = tuple(_text(p) for p, _s in spaces[1:] if p)
+                return Namespace(_text(prefix), _text(separator) or delimiter, others)
+    try:
+        listed = client.list_folders("", "")
+    except IMAPClientError:
+        listed = []
+    for _flags, separator, _name in listed:
+        if separator:
+            return Namespace("", _text(separator))
+    return Namespace("", delimiter)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _quietly_close(client: imapclient.IMAPClient) -> None:

@@ -40,6 +40,7 @@ from typing import Any
 
 import mailparser
 
+from pipeline.message.tnef import WINMAIL_NAME, is_tnef, read_tnef
 from pipeline.settings.models import LimitsSettings
 from pipeline.storage.blobs import sha256_hex
 
@@ -54,6 +55,8 @@ _UTF8_SEQUENCE = re.compile(
 )
 _FOLD = re.compile(r"\r\n|\r|\n")
 _MAX_NAME = 255
+# The longest Message-ID kept (`MessageRecord.message_id`); a longer one is not kept.
+MAX_MESSAGE_ID = 998
 _MAX_PROBLEMS = 20
 
 
@@ -68,6 +71,9 @@ class Attachment:
     at most 255 characters (the extension kept). Never a path: see `safe_filename`."""
     content: bytes
     declared_type: str
+    from_winmail: str | None = None
+    """The name of the Outlook winmail.dat (TNEF) it was taken from; None when it was a
+    MIME attachment of its own."""
 
     @cached_property
     def sha256(self) -> str:
@@ -79,8 +85,22 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Winmail:
+    """An Outlook winmail.dat (TNEF) the message carried. Its files replace it among the
+    attachments; none means it held nothing usable."""
+
+    name: str
+    files: tuple[str | None, ...]
+    """The names of the files taken from it, in order."""
+    problems: tuple[str, ...] = ()
+    """What could not be read in it ("it was cut short")."""
+
+
+@dataclass(frozen=True)
 class ParsedMessage:
     message_id: str | None
+    """The Message-ID as written (unfolded, 8-bit bytes read as text), or None when there
+    is none or it is longer than `MAX_MESSAGE_ID`."""
     subject: str
     sender: str | None
     sender_name: str | None
@@ -96,6 +116,12 @@ class ParsedMessage:
     """Short phrases ("more than 200 MIME parts"): the message was only read up to there."""
     decoding_problems: tuple[str, ...] = ()
     """Text that could only be read with replacement characters, and why."""
+    winmail: tuple[Winmail, ...] = ()
+    """Each Outlook winmail.dat the message carried, opened (see `pipeline.message.tnef`)."""
+    part_types: tuple[str, ...] = ()
+    """The content types of the message's own MIME parts, the top one first, in order.
+    The parts of a message attached to it (`message/rfc822`) are that message's, not
+    listed: a delegation that forwards a bounce does not send a bounce."""
 
     def header(self, name: str) -> tuple[str, ...]:
         """All values of a header, case-insensitively; empty when absent."""
@@ -293,6 +319,7 @@ _ESSENTIAL_HEADERS = frozenset(
         b"list-unsubscribe",
         b"x-autoreply",
         b"x-autorespond",
+        b"x-failed-recipients",
         b"delivered-to",
         b"x-original-to",
         b"envelope-to",
@@ -887,6 +914,22 @@ def _unique(items: Iterable[str], limit: int) -> tuple[str, ...]:
     return tuple(seen[:limit])
 
 
+def _own_part_types(message: Message) -> tuple[str, ...]:
+    """Content types of the message and its parts, depth first, without entering an
+    attached message (`message/*`: its parts, or a delivery report's blocks)."""
+    found: list[str] = []
+    waiting: list[Message] = [message]
+    while waiting:
+        part = waiting.pop()
+        content_type = part.get_content_type()
+        found.append(content_type)
+        if part.is_multipart() and not content_type.startswith("message/"):
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                waiting.extend(p for p in reversed(payload) if isinstance(p, Message))
+    return tuple(found)
+
+
 def _mail_parser_view(
     message: Message,
 ) -> tuple[list[Attachment] | None, list[str]]:
@@ -916,6 +959,51 @@ def _stdlib_view(message: Message) -> tuple[list[Attachment], list[str]]:
         declared = clean_header_text(part.get_content_type(), limit=255).lower()
         attachments.append(Attachment(name, _part_content(part), declared))
     return attachments, problems
+
+
+def _file_name(name: str | None) -> str | None:
+    """A name from inside TNEF as MIME names are given: one line, bounded, extension kept."""
+    return bound_name(clean_header_text(" ".join((name or "").split()), limit=10_000)) or None
+
+
+def _open_winmail(
+    attachments: list[Attachment], limits: LimitsSettings
+) -> tuple[list[Attachment], tuple[Winmail, ...], list[str]]:
+    """Each winmail.dat replaced by the files it holds, and what each held; with the
+    limits exceeded. Names are cleaned as MIME names are; at most `max_parts` files are
+    taken from all of them, and none from one larger than `max_message_mb`."""
+    if not any(is_tnef(a.declared_type, a.filename, a.content) for a in attachments):
+        return attachments, (), []
+    opened: list[Attachment] = []
+    records: list[Winmail] = []
+    exceeded: list[str] = []
+    room = limits.max_parts
+    for attachment in attachments:
+        if not is_tnef(attachment.declared_type, attachment.filename, attachment.content):
+            opened.append(attachment)
+            continue
+        name = attachment.filename or WINMAIL_NAME
+        if attachment.size > limits.max_message_mb * 2**20:
+            exceeded.append(f"a winmail.dat larger than {limits.max_message_mb} MB")
+            records.append(Winmail(name, (), ("too large: not opened",)))
+            continue
+        contents = read_tnef(attachment.content, max_files=room)
+        files = [
+            Attachment(
+                filename=_file_name(f.name),
+                content=f.content,
+                declared_type=clean_header_text(f.mime_type, limit=255).lower()
+                or "application/octet-stream",
+                from_winmail=name,
+            )
+            for f in contents.files
+        ]
+        room -= len(files)
+        if contents.more_files:
+            exceeded.append(f"more than {limits.max_parts} files inside winmail.dat")
+        opened.extend(files)
+        records.append(Winmail(name, tuple(f.filename for f in files), contents.problems))
+    return opened, tuple(records), exceeded
 
 
 def parse_message(raw: bytes, *, limits: LimitsSettings | None = None) -> ParsedMessage:
@@ -951,9 +1039,14 @@ def parse_message(raw: bytes, *, limits: LimitsSettings | None = None) -> Parsed
             problems.append("mail-parser could not read it; attachments read by the stdlib")
             attachments, found = _stdlib_view(message)
         problems += found
-        message_id = clean_header_text(next(iter(_text_values(message, "Message-ID")), ""))
+        attachments, winmail, more = _open_winmail(attachments, limits or LimitsSettings())
+        # Whole or not at all: a shortened id matches no mail (a reply's In-Reply-To, a
+        # duplicate), and the ledger holds at most 998 characters.
+        message_id = clean_header_text(
+            next(iter(_text_values(message, "Message-ID")), ""), limit=MAX_MESSAGE_ID + 1
+        )
         return ParsedMessage(
-            message_id=message_id or None,
+            message_id=message_id if 0 < len(message_id) <= MAX_MESSAGE_ID else None,
             subject=subject,
             sender=_address(_header_bytes_text(sender_raw)[0]),
             sender_name=sender_name or None,
@@ -963,8 +1056,10 @@ def parse_message(raw: bytes, *, limits: LimitsSettings | None = None) -> Parsed
             attachments=tuple(attachments),
             headers=_headers(message),
             header_order=tuple(name.lower() for name, _value in message.raw_items()),
-            limits_exceeded=exceeded,
+            limits_exceeded=_unique([*exceeded, *more], _MAX_PROBLEMS),
             decoding_problems=_unique(problems, _MAX_PROBLEMS),
+            winmail=winmail,
+            part_types=_own_part_types(message),
         )
     except Exception as error:  # the last line of defence: never anything but this
         raise UnreadableMessage(f"{type(error).__name__}: {error}") from error

@@ -1,14 +1,20 @@
-"""How often one address may be told the same thing.
+"""How often one address may be told something.
 
 A rejection is useful once. The second identical rejection within a day helps nobody and
 is how a mail loop, a misconfigured auto-forwarder or a flood of forged messages turns
-Intake into a source of mail: at most one rejection per address and set of reasons is
-sent within `[replies] rejection_window_hours`. A suppressed rejection changes nothing
-else: the message is still filed, rejected, and moved, and the worker records the
-suppression in the audit log, so the desk can see why the sender heard nothing new.
+Intake into a source of mail. Within `[replies] rejection_window_hours`:
 
-A different set of reasons is a different problem and is always answered: a delegation
-that fixes one problem and trips over another must hear about the second one.
+- a sender registered for a mission gets at most one rejection per meeting and set of
+  reasons: a delegation that fixes one problem and trips over another must hear about
+  the second one, and the same problem in its statement for another meeting is another
+  submission, not a repeat;
+- any other address gets at most one rejection, whatever it is about: anyone can write
+  in the name of an unknown address, and each new problem must not buy its owner one
+  more mail from Intake.
+
+A suppressed rejection changes nothing else: the message is still filed, rejected, and
+moved, and the worker records the suppression in the audit log, so the desk can see why
+the sender heard nothing new.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from pipeline.decision.decide import JudgedReason
 from pipeline.settings.models import Action, RepliesSettings
-from pipeline.storage.models import DecisionReason, Reply, ReplyKind, ReplyStatus
+from pipeline.storage.models import DecisionReason, Reply, ReplyKind, ReplyStatus, Submission
 
 
 def rejection_window(settings: RepliesSettings) -> timedelta:
@@ -38,18 +44,27 @@ def rejection_allowed(
     session: Session,
     *,
     to_address: str,
+    registered: bool,
+    meeting_id: int | None,
     reasons: Sequence[str],
     now: datetime,
     window: timedelta,
 ) -> bool:
-    """False when a rejection for exactly these reasons went to this address within the
-    window.
+    """False when an earlier rejection to this address within the window makes this one
+    a repeat.
+
+    For a `registered` sender, a repeat is a rejection about the same meeting
+    (`meeting_id`; a rejection about no meeting, such as `meeting_closed`, has None, a
+    key of its own) for exactly these reasons. For any other sender, every rejection to
+    the address is a repeat, whatever its meeting and reasons.
 
     Counted: rejections queued, being sent or sent, by Intake or by the desk. Not
-    counted: rejections that failed for good (the sender never read them) and, since
+    counted: rejections that failed for good or were cancelled (the sender never read
+    them) and, since
     they leave no Reply row, suppressed ones, so the window runs from the last rejection
-    actually sent, not from the last bad message. The reasons of an earlier rejection are
-    its decision's reasons with the action `reject` (`DecisionReason` via
+    actually sent, not from the last bad message. An earlier rejection's meeting is its
+    submission's (`Reply.submission_id` -> `Submission.meeting_id`); its reasons are its
+    decision's reasons with the action `reject` (`DecisionReason` via
     `Reply.decision_id`).
 
     Two workers filing two bad messages from one sender at the same moment may both see
@@ -57,19 +72,30 @@ def rejection_allowed(
     """
     if window <= timedelta(0):
         return True
-    wanted = frozenset(reasons)
+    earlier_rejections = (
+        col(Reply.kind) == ReplyKind.REJECTION,
+        sa.func.lower(col(Reply.to_address)) == to_address.strip().lower(),
+        col(Reply.status).not_in([ReplyStatus.FAILED, ReplyStatus.CANCELLED]),
+        col(Reply.created_at) >= now - window,
+    )
+    if not registered:
+        return session.exec(select(Reply.id).where(*earlier_rejections).limit(1)).first() is None
+    same_meeting = (
+        col(Submission.meeting_id).is_(None)
+        if meeting_id is None
+        else col(Submission.meeting_id) == meeting_id
+    )
     on = sa.and_(
         col(DecisionReason.decision_id) == col(Reply.decision_id),
         col(DecisionReason.action) == Action.REJECT,
     )
     rows = session.exec(
         select(Reply.id, DecisionReason.code)
+        .outerjoin(Submission, col(Submission.id) == col(Reply.submission_id))
         .outerjoin(DecisionReason, on)
-        .where(col(Reply.kind) == ReplyKind.REJECTION)
-        .where(sa.func.lower(col(Reply.to_address)) == to_address.strip().lower())
-        .where(col(Reply.status) != ReplyStatus.FAILED)
-        .where(col(Reply.created_at) >= now - window)
+        .where(*earlier_rejections, same_meeting)
     )
+    wanted = frozenset(reasons)
     earlier: dict[int | None, set[str]] = {}
     for reply_id, code in rows:
         codes = earlier.setdefault(reply_id, set())

@@ -3,10 +3,16 @@
 Sending claims a row first, so two workers never send the same reply: on PostgreSQL with
 `SELECT ... FOR UPDATE SKIP LOCKED` (concurrent workers take different rows), on SQLite
 with a conditional UPDATE that only one worker can win. A worker that dies holding a
-claim leaves the row in `sending`; after `worker.stale_claim` another worker takes it
-over. The reply keeps its Message-ID, so in the one window that cannot be closed (the
-server said 250, the worker died before recording it) a duplicate is recognisable as
-such by any mail client.
+claim leaves the row in `sending`; the next pass of any worker sees that the claimant is
+dead and takes the claim over at once (`pipeline.replies.claims`; a claimant that cannot
+be judged, after `worker.stale_claim`). The reply keeps its Message-ID, so in the one
+window that cannot be closed (the server said 250, the worker died before recording it)
+a duplicate is recognisable as such by any mail client.
+
+Replies of one submission go out in the order they were created: a reply is not claimed
+while an earlier one of the same submission waits or is being sent. Just before sending,
+each reply is checked against the submission's current decision
+(`pipeline.replies.cancel`): a reply a later decision replaced is cancelled, never sent.
 
 A reply that cannot be sent (refused for now, or the server unreachable) waits with a
 backoff; after `smtp.max_attempts` attempts, or at once when refused for good, it is
@@ -17,8 +23,6 @@ marked failed with an audit event: the desk's queue and digest list it, and
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -29,6 +33,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from pipeline.replies.cancel import SendVerdict, check_before_sending
+from pipeline.replies.claims import Claimant, claimant, release_dead_claims, worker_label
+from pipeline.replies.headers import add_threading_headers
 from pipeline.replies.smtp import SmtpRejected, SmtpSender, SmtpUnavailable
 from pipeline.settings.models import Settings, SmtpSettings
 from pipeline.storage.db import session_scope
@@ -46,7 +53,8 @@ BACKOFF_MAX = timedelta(hours=1)
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """`host:pid` of this process, as the audit log names workers."""
+    return worker_label()
 
 
 def reply_message_id(*, kind: str, record_id: int, decision_id: int | None, domain: str) -> str:
@@ -61,10 +69,8 @@ def build_email(reply: Reply, settings: SmtpSettings) -> EmailMessage:
     message["Subject"] = reply.subject
     message["Date"] = format_datetime(reply.created_at)
     message["Message-ID"] = reply.message_id
-    if reply.in_reply_to:
-        message["In-Reply-To"] = reply.in_reply_to
-    if reply.references:
-        message["References"] = reply.references
+    # The original's id exactly as it came, on one line, or left out (never encoded).
+    add_threading_headers(message, in_reply_to=reply.in_reply_to, references=reply.references)
     # RFC 3834: an automatic reply; Outlook's own header keeps its out-of-office quiet.
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
@@ -86,6 +92,7 @@ class SendReport:
     sent: int = 0
     failed: int = 0
     deferred: int = 0
+    cancelled: int = 0
     error: str | None = None
     sent_ids: list[int] = field(default_factory=list)
 
@@ -94,17 +101,29 @@ class SendReport:
         self.sent += other.sent
         self.failed += other.failed
         self.deferred += other.deferred
+        self.cancelled += other.cancelled
         self.error = other.error or self.error
         self.sent_ids.extend(other.sent_ids)
 
 
-def _due(now: datetime, stale_before: datetime) -> sa.ColumnElement[bool]:
-    """Pending and due, or claimed by a worker that has not finished for `stale_claim`."""
-    pending = sa.and_(col(Reply.status) == ReplyStatus.PENDING, col(Reply.next_attempt_at) <= now)
-    abandoned = sa.and_(
-        col(Reply.status) == ReplyStatus.SENDING, col(Reply.claimed_at) < stale_before
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    """Pending and due, with no earlier reply of the same submission still to go out
+    (waiting, deferred or being sent): replies of a submission leave in order.
+    Abandoned claims were made pending again before (`release_dead_claims`)."""
+    replies = Reply.__table__  # type: ignore[attr-defined]
+    earlier = replies.alias("earlier")
+    blocked = (
+        sa.select(earlier.c.id)
+        .where(earlier.c.submission_id == replies.c.submission_id)
+        .where(earlier.c.id < replies.c.id)
+        .where(earlier.c.status.in_([ReplyStatus.PENDING, ReplyStatus.SENDING]))
+        .exists()
     )
-    return sa.or_(pending, abandoned)
+    return sa.and_(
+        col(Reply.status) == ReplyStatus.PENDING,
+        col(Reply.next_attempt_at) <= now,
+        sa.not_(blocked),
+    )
 
 
 # Rows claimed per statement: one round trip instead of one per reply. A worker that dies
@@ -112,7 +131,7 @@ def _due(now: datetime, stale_before: datetime) -> sa.ColumnElement[bool]:
 CLAIM_CHUNK = 20
 
 
-def _claim_chunk(engine: Engine, now: datetime, stale_before: datetime, me: str) -> list[int]:
+def _claim_chunk(engine: Engine, now: datetime, me: Claimant) -> list[int]:
     """Claim up to CLAIM_CHUNK due rows, oldest first, in one transaction.
 
     PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent workers take different
@@ -120,35 +139,32 @@ def _claim_chunk(engine: Engine, now: datetime, stale_before: datetime, me: str)
     (SELECT ...)` under BEGIN IMMEDIATE; of two workers, the second sees the rows taken.
     """
     table = Reply.__table__  # type: ignore[attr-defined]
-    due = (
-        select(Reply.id).where(_due(now, stale_before)).order_by(col(Reply.id)).limit(CLAIM_CHUNK)
-    )
+    due = select(Reply.id).where(_due(now)).order_by(col(Reply.id)).limit(CLAIM_CHUNK)
+    claim = {
+        "status": ReplyStatus.SENDING.value,
+        "claimed_at": now,
+        "claimed_by": me.label,
+        "claim_token": me.token,
+    }
     with session_scope(engine) as session:
         if engine.dialect.name == "postgresql":
             ids = [int(i) for i in session.exec(due.with_for_update(skip_locked=True)) if i]
             if not ids:
                 return []
-            session.execute(
-                sa.update(table)
-                .where(table.c.id.in_(ids))
-                .values(status=ReplyStatus.SENDING.value, claimed_at=now, claimed_by=me)
-            )
+            session.execute(sa.update(table).where(table.c.id.in_(ids)).values(**claim))
             return ids
         claimed = session.execute(
             sa.update(table)
             .where(table.c.id.in_(due.scalar_subquery()))
-            .values(status=ReplyStatus.SENDING.value, claimed_at=now, claimed_by=me)
+            .values(**claim)
             .returning(table.c.id)
         )
         return sorted(int(row[0]) for row in claimed)
 
 
-def _anything_due(engine: Engine, now: datetime, stale_before: datetime) -> bool:
+def _anything_due(engine: Engine, now: datetime) -> bool:
     with Session(engine) as session:
-        return (
-            session.exec(select(Reply.id).where(_due(now, stale_before)).limit(1)).first()
-            is not None
-        )
+        return session.exec(select(Reply.id).where(_due(now)).limit(1)).first() is not None
 
 
 def _finish(
@@ -169,6 +185,7 @@ def _finish(
         reply.last_error = error
         reply.claimed_at = None
         reply.claimed_by = None
+        reply.claim_token = None
         if status is ReplyStatus.SENT:
             reply.sent_at = utcnow()
         if next_attempt is not None:
@@ -253,12 +270,18 @@ def send_pending(engine: Engine, settings: Settings, *, limit: int | None = None
     its backoff): a server down for hours ends in failed replies the desk sees, not in
     replies queued forever.
     """
+    with claimant(engine) as me:
+        return _send_pass(engine, settings, me, limit)
+
+
+def _send_pass(
+    engine: Engine, settings: Settings, me: Claimant, limit: int | None
+) -> SendReport:
     report = SendReport()
     now = utcnow()
-    stale_before = now - settings.worker.stale_claim
-    if not _anything_due(engine, now, stale_before):
+    release_dead_claims(engine, me, now=now, stale_before=now - settings.worker.stale_claim)
+    if not _anything_due(engine, now):
         return report
-    me = worker_id()
     smtp: SmtpSender | None = None
     try:
         smtp = _connect(settings)
@@ -267,7 +290,7 @@ def send_pending(engine: Engine, settings: Settings, *, limit: int | None = None
     try:
         handled = 0
         while (limit is None or handled < limit) and (
-            chunk := _claim_chunk(engine, now, stale_before, me)
+            chunk := _claim_chunk(engine, now, me)
         ):
             with Session(engine) as session:
                 rows = {
@@ -295,12 +318,23 @@ def _send_one(
     smtp: SmtpSender | None,
     reply: Reply,
     report: SendReport,
-    me: str,
+    me: Claimant,
 ) -> SmtpSender | None:
     """Send one claimed reply and record the outcome; the connection to go on with (None
-    once the server went away: the rest of the pass counts an attempt each)."""
+    once the server went away: the rest of the pass counts an attempt each).
+
+    First, in the same breath, the reply is checked: still claimed by this pass, and
+    still announcing the submission's current decision (else it is cancelled)."""
     assert reply.id is not None
     _sending.in_reply_to = reply.in_reply_to
+    with engine.begin() as connection:
+        verdict = check_before_sending(connection, reply, me.token)
+    if verdict is SendVerdict.CANCELLED:
+        log.info("reply %s not sent: a later decision replaced the one it announced", reply.id)
+        report.cancelled += 1
+        return smtp
+    if verdict is SendVerdict.SKIP:
+        return smtp
     if smtp is None:
         assert report.error is not None
         final = _failed_attempt(
@@ -330,7 +364,7 @@ def _send_one(
     return smtp
 
 
-def _mark_sent(engine: Engine, reply: Reply, me: str) -> None:
+def _mark_sent(engine: Engine, reply: Reply, me: Claimant) -> None:
     """Sent: the row and its audit event in one short transaction, without loading the
     row again (this runs once per reply)."""
     replies = Reply.__table__  # type: ignore[attr-defined]
@@ -346,6 +380,7 @@ def _mark_sent(engine: Engine, reply: Reply, me: str) -> None:
                 last_error=None,
                 claimed_at=None,
                 claimed_by=None,
+                claim_token=None,
                 sent_at=now,
             )
         )
@@ -356,12 +391,12 @@ def _mark_sent(engine: Engine, reply: Reply, me: str) -> None:
                 kind=AuditKind.REPLY_SENT,
                 submission_id=reply.submission_id,
                 message_record_id=reply.message_record_id,
-                detail={"reply_id": reply.id, "to": reply.to_address, "worker": me},
+                detail={"reply_id": reply.id, "to": reply.to_address, "worker": me.label},
             )
         )
 
 
-def _release(engine: Engine, reply_ids: list[int], me: str) -> None:
+def _release(engine: Engine, reply_ids: list[int], me: Claimant) -> None:
     """Give back claims this pass will not use: due again at once."""
     table = Reply.__table__  # type: ignore[attr-defined]
     with engine.begin() as connection:
@@ -369,6 +404,6 @@ def _release(engine: Engine, reply_ids: list[int], me: str) -> None:
             sa.update(table)
             .where(table.c.id.in_(reply_ids))
             .where(table.c.status == ReplyStatus.SENDING)
-            .where(table.c.claimed_by == me)
-            .values(status=ReplyStatus.PENDING, claimed_at=None, claimed_by=None)
+            .where(table.c.claim_token == me.token)
+            .values(status=ReplyStatus.PENDING, claimed_at=None, claimed_by=None, claim_token=None)
         )

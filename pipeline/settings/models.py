@@ -105,6 +105,11 @@ class SmtpSettings(Strict):
     def _looks_like_address(cls, value: str) -> str:
         if not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
             raise ValueError(f"{value!r} is not an email address")
+        if not value.isascii():
+            # It names every reply's Message-ID domain, which must be plain ASCII.
+            raise ValueError(
+                f"{value!r}: use the ASCII form of the address (an IDN domain as xn--...)"
+            )
         return value.lower()
 
 
@@ -226,8 +231,9 @@ class RepliesSettings(Strict):
     language: str = "en"
     # Send a "held for review" notice when a message is held for the desk.
     notify_held: bool = True
-    # At most one rejection per sender and set of reasons within this many hours (0: no
-    # limit): a mail loop or a flood of bad messages never becomes a flood of replies.
+    # Within this many hours (0: no limit), at most one rejection per registered sender,
+    # meeting and set of reasons, and one per unregistered address whatever it is about:
+    # a mail loop or a flood of bad messages never becomes a flood of replies.
     rejection_window_hours: int = Field(default=24, ge=0)
 
 
@@ -280,6 +286,7 @@ DEFAULT_DECISION_TABLE: dict[str, Action] = {
     "unknown_sender": Action.REJECT,
     "late": Action.REJECT,
     "no_statement": Action.REJECT,
+    "tnef_without_files": Action.REJECT,
     "several_statements": Action.REJECT,
     "statement_not_word": Action.REJECT,
     "statement_legacy_word": Action.REJECT,

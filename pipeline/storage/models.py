@@ -97,6 +97,13 @@ class ReplyStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # Never to be sent: a later decision replaced the one it announced, or the desk
+    # cancelled it (`Reply.cancel_reason` says why).
+    CANCELLED = "cancelled"
+
+
+# Not sent yet, and still to be sent unless cancelled: what a new decision cancels.
+UNSENT_STATUSES = (ReplyStatus.PENDING, ReplyStatus.FAILED)
 
 
 class Stage(StrEnum):
@@ -124,6 +131,8 @@ class AuditKind(StrEnum):
     REPLY_SENT = "reply_sent"
     REPLY_FAILED = "reply_failed"
     REPLY_RESENT = "reply_resent"
+    REPLY_CANCELLED = "reply_cancelled"
+    CLAIM_RELEASED = "claim_released"
     DESK_DECISION = "desk_decision"
     MESSAGE_RETRIED = "message_retried"
     SENDER_ADDED = "sender_added"
@@ -289,7 +298,12 @@ class Reply(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     claimed_by: str | None = Field(default=None, max_length=120)
+    # Who holds the claim, in a form another process can test for life
+    # (`pipeline.replies.claims`): a dead claimant's replies are taken over at once.
+    claim_token: str | None = Field(default=None, max_length=200)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancel_reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -46,7 +46,7 @@ from pipeline.compilation import (
     compile_meeting,
     texts_roots,
 )
-from pipeline.desk.actions import ActionError, decide_submission, resend_reply
+from pipeline.desk.actions import ActionError, cancel_reply, decide_submission, resend_reply
 from pipeline.desk.views import (
     DEFAULT_ZONE,
     NotFound,
@@ -562,6 +562,12 @@ async def decide(request: Request, user: str, form: FormData) -> Response:
         text = f"{result.reference} is now {result.status} (was {result.previous})."
         if result.superseded:
             text += f" {result.superseded} is superseded by it."
+        if result.cancelled:
+            count = len(result.cancelled)
+            text += (
+                f" {count} earlier repl{'ies' if count > 1 else 'y'} that had not gone out"
+                " will not be sent."
+            )
         messages = []
         if result.reply_id is not None:
             messages.append(_send(ctx, result.reply_id))
@@ -601,6 +607,27 @@ async def resend(request: Request, user: str, form: FormData) -> Response:
         return back
     log.info("%s resent reply %s", user, reply_id)
     _flash(request, kind, f"Reply {reply_id} queued again. {text}")
+    return back
+
+
+async def cancel(request: Request, user: str, form: FormData) -> Response:
+    ctx = _ctx(request)
+    reply_id: int = request.path_params["id"]
+    back = RedirectResponse(auth.safe_next(_text(form, "next"), "/replies"), status_code=303)
+    reason = _text(form, "reason")
+
+    def work() -> None:
+        cancel_reply(ctx.ready(), reply_id=reply_id, reason=reason, actor=user)
+
+    try:
+        await run_in_threadpool(work)
+    except NotFound as error:
+        return error_page(request, 404, "Not found", str(error))
+    except ActionError as error:
+        _flash(request, "error", f"Nothing was changed: {error}")
+        return back
+    log.info("%s cancelled reply %s", user, reply_id)
+    _flash(request, "ok", f"Reply {reply_id} cancelled: it will not be sent.")
     return back
 
 
@@ -691,6 +718,7 @@ def routes() -> list[BaseRoute]:
         Route("/meetings/{code}/compilation.docx", page(compilation), methods=["GET"]),
         Route("/replies", page(replies), methods=["GET"]),
         Route("/replies/{id:int}/resend", action(resend), methods=["POST"]),
+        Route("/replies/{id:int}/cancel", action(cancel), methods=["POST"]),
         Route("/audit", page(audit), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

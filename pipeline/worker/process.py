@@ -29,6 +29,7 @@ from pipeline.decision.decide import DecisionResult, JudgedReason, decide, run_c
 from pipeline.mailbox.imap import FetchedMessage
 from pipeline.message.facts import Facts, gather_facts
 from pipeline.message.parse import ParsedMessage, UnreadableMessage, parse_message
+from pipeline.replies.cancel import cancel_unsent
 from pipeline.replies.compose import ComposedReply, FiledFile, compose_reply, withheld_by
 from pipeline.replies.limits import rejection_allowed, rejection_codes, rejection_window
 from pipeline.replies.outbox import reply_message_id, worker_id
@@ -553,6 +554,15 @@ def _file_submission(
     session.add(decision_row)
     session.flush()
     assert decision_row.id is not None
+    if existing is not None:
+        # Filed again (a retry): only the new decision's reply may reach the sender.
+        cancel_unsent(
+            session,
+            submission.id,
+            why=f"replaced by a new automatic decision ({status.value}) after a retry",
+            actor="intake",
+            decision=status.value,
+        )
     for reason in notes:
         session.add(
             m.DecisionReason(
@@ -568,7 +578,11 @@ def _file_submission(
             kind=m.AuditKind.SUBMISSION_FILED,
             submission_id=submission.id,
             message_record_id=record.id,
-            detail={"reference": reference, "sender": facts.message.sender},
+            detail={
+                "reference": reference,
+                "sender": facts.message.sender,
+                **_winmail_detail(facts.message),
+            },
         ),
         m.AuditEvent(
             kind=m.AuditKind.DECISION,
@@ -653,8 +667,9 @@ def _suppressed(
 ) -> dict[str, object] | None:
     """Why this message gets no reply although its outcome would call for one, or None.
 
-    A sender that may be forged is never answered (backscatter); the same rejection goes
-    to one address at most once per `[replies] rejection_window_hours`.
+    A sender that may be forged is never answered (backscatter). Within `[replies]
+    rejection_window_hours`, a registered sender gets one rejection per meeting and set
+    of reasons, any other address one rejection at all (`pipeline.replies.limits`).
     """
     withheld = withheld_by(reason.code for reason in reasons)
     if withheld is not None:
@@ -663,14 +678,24 @@ def _suppressed(
         return None
     codes = rejection_codes(reasons)
     window = rejection_window(ctx.settings.replies)
+    registered = facts.mission is not None
+    meeting = facts.meeting
     if rejection_allowed(
-        session, to_address=composed.to_address, reasons=codes, now=m.utcnow(), window=window
+        session,
+        to_address=composed.to_address,
+        registered=registered,
+        meeting_id=meeting.id if meeting else None,
+        reasons=codes,
+        now=m.utcnow(),
+        window=window,
     ):
         return None
     return {
         "why": "rejection_window",
         "kind": composed.kind.value,
         "to": composed.to_address,
+        "per": "address, meeting and reasons" if registered else "address",
+        "meeting": meeting.code if meeting else None,
         "reasons": codes,
         "window_hours": ctx.settings.replies.rejection_window_hours,
     }
@@ -706,6 +731,18 @@ def _unique_name(name: str, used: set[str]) -> str:
         unique = f"{stem}-{counter}.{ext}" if dot else f"{name}-{counter}"
     used.add(unique.lower())
     return unique
+
+
+def _winmail_detail(message: ParsedMessage) -> dict[str, object]:
+    """For the desk: which files came out of an Outlook winmail.dat, and what could not."""
+    if not message.winmail:
+        return {}
+    return {
+        "winmail": [
+            {"name": w.name, "files": list(w.files), "problems": list(w.problems)}
+            for w in message.winmail
+        ]
+    }
 
 
 def _documents(
