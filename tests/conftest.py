@@ -9,7 +9,10 @@ here. Outside CI a missing PostgreSQL skips those runs with a clear reason; in C
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,16 +46,26 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _user_numbers = itertools.count(1)
 
 # Figures the reliability stories measure (messages, kills, duplicates, losses): printed
-# at the end of every test run, so CI logs show them without `pytest -s`.
-_figures: list[tuple[str, str]] = []
+# at the end of every test run, so CI logs show them without `pytest -s`. The tests may
+# run in several pytest-xdist workers: each appends its lines to a file in a folder the
+# main process made, and the main process prints them all.
+FIGURES_ENV = "PYTEST_INTAKE_FIGURES_DIR"
 
 Report = Callable[[str], None]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        os.environ[FIGURES_ENV] = tempfile.mkdtemp(prefix="intake-figures-")
 
 
 def add_figures(source: str, line: str) -> None:
     """One line for the run's "figures" summary, under the name of what measured it."""
     print(line)
-    _figures.append((source, line))
+    folder = os.environ.get(FIGURES_ENV)
+    if folder:
+        with (Path(folder) / f"{os.getpid()}.jsonl").open("a", encoding="utf-8") as file:
+            file.write(json.dumps([source, line]) + "\n")
 
 
 @pytest.fixture
@@ -62,10 +75,19 @@ def report_figures(request: pytest.FixtureRequest) -> Report:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _figures:
+    folder = os.environ.get(FIGURES_ENV)
+    if not folder or "PYTEST_XDIST_WORKER" in os.environ or not Path(folder).is_dir():
+        return
+    figures: list[tuple[str, str]] = []
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        for text in path.read_text(encoding="utf-8").splitlines():
+            source, line = json.loads(text)
+            figures.append((source, line))
+    shutil.rmtree(folder, ignore_errors=True)
+    if not figures:
         return
     terminalreporter.section("figures")
-    for nodeid, line in _figures:
+    for nodeid, line in sorted(figures, key=lambda item: item[0]):
         terminalreporter.write_line(f"{nodeid}: {line}")
 
 
