@@ -175,6 +175,7 @@ def file_statements(data_dir: Path, count: int) -> tuple[str, BlobStore]:
             )
             session.add(record)
             session.flush()
+            assert record.id is not None
             submission = m.Submission(
                 reference=f"{MEETING}-{number:04d}",
                 meeting_id=meeting.id,
@@ -186,6 +187,7 @@ def file_statements(data_dir: Path, count: int) -> tuple[str, BlobStore]:
             )
             session.add(submission)
             session.flush()
+            assert submission.id is not None
             session.add(
                 m.Document(
                     submission_id=submission.id,

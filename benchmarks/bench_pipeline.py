@@ -39,7 +39,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
+
+Language = Literal["en", "fr", "es"]
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -48,7 +51,7 @@ SUBMISSIONS = "submissions@intake.example"
 TARGET_RATE = 150.0
 TARGET_RATIO = 0.45
 TARGET_RSS_MB = 150.0
-LANGUAGES = ("en", "fr", "es")
+LANGUAGES: tuple[Language, ...] = ("en", "fr", "es")
 # Thirty registered missions send statements; every one has its own address.
 MISSIONS = (
     ("FRA", "France"), ("GHA", "Ghana"), ("JPN", "Japan"), ("BRA", "Brazil"),
@@ -67,6 +70,7 @@ CYCLE = (
     "auto_reply", "auto_reply", "bounce",
 )  # fmt: skip
 ON_TIME = datetime(2021, 5, 20, 6, 0, tzinfo=NEW_YORK)
+AUTHSERV_ID = "mx.intake.example"
 LATE = datetime(2021, 5, 25, 9, 0, tzinfo=NEW_YORK)
 
 
@@ -159,6 +163,10 @@ def messages(count: int, pool: Pool) -> Iterator[tuple[bytes, datetime]]:
                 attachments=attachments,
                 message_id=message_id,
             )
+        if kind == "unknown_sender":
+            # Our receiving server vouches for the domain, so the address is answered.
+            vouched = f"Authentication-Results: {AUTHSERV_ID}; dmarc=pass header.from=gmail.com"
+            raw = vouched.encode() + b"\r\n" + raw
         yield raw, at
 
 
@@ -207,8 +215,10 @@ def write_config(
             "security": "none",
             "sender": SUBMISSIONS,
         },
-        # Every reply is sent (no rejection is suppressed as a repeat): the worst case.
-        "replies": {"rejection_window_hours": 0},
+        # Every reply is sent (no rejection is suppressed as a repeat or by the hourly
+        # cap; unregistered addresses are vouched for by our server): the worst case.
+        "replies": {"rejection_window_hours": 0, "max_rejections_per_hour": 0},
+        "authentication": {"authserv_id": AUTHSERV_ID},
         "meetings": [
             {
                 "code": "PKO-SAFETY",

@@ -11,8 +11,9 @@ dev=false
 [ "${1:-}" = "--dev" ] && { extras="[dev]"; dev=true; }
 
 # Dovecot is the throwaway mailbox of the demo and the tests; LibreOffice converts legacy
-# .doc/.rtf/.odt statements (fonts for Cyrillic, Arabic and Chinese); poppler renders PDFs.
-packages=(dovecot-imapd dovecot-lmtpd poppler-utils libreoffice-writer-nogui fonts-dejavu-core fonts-wqy-microhei)
+# .doc/.rtf/.odt statements (fonts for Cyrillic, Arabic and Chinese) inside a bubblewrap
+# sandbox (no network, no data folder: docs/security.md); poppler renders PDFs.
+packages=(dovecot-imapd dovecot-lmtpd poppler-utils libreoffice-writer-nogui bubblewrap fonts-dejavu-core fonts-wqy-microhei)
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded browser).
 $dev && packages+=(chromium)
 missing=()

@@ -36,6 +36,7 @@ from docx.oxml.ns import qn
 from pypdf import PdfReader
 
 from pipeline.documents.convert import soffice_convert
+from pipeline.documents.sandbox import Confinement
 
 LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
 FORMATS = ("docx", "doc", "docm", "rtf", "odt", "pdf")
@@ -357,7 +358,14 @@ def make_office_files(directory: Path) -> OfficeFiles:
         sources = statements + letters if fmt == "pdf" else statements
         outdir = directory / fmt
         outdir.mkdir(parents=True, exist_ok=True)
-        soffice_convert(sources, target, outdir, timeout=_SOFFICE_TIMEOUT)
+        # Documents these tests wrote: converted in the sandbox where it works, else without.
+        soffice_convert(
+            sources,
+            target,
+            outdir,
+            timeout=_SOFFICE_TIMEOUT,
+            confinement=Confinement(allow_unsandboxed=True),
+        )
 
     for lang in LANGUAGES:
         _ensure_macro_enabled(files[(lang, "docm")])

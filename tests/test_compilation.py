@@ -28,7 +28,7 @@ from docx.oxml.ns import qn
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 from pypdf import PdfReader
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from pipeline.compilation import (
     CompilationResult,
@@ -633,6 +633,85 @@ def test_the_same_debate_compiles_to_the_same_bytes_and_follows_desk_decisions(
     dutch = restored.annex("Netherlands")
     assert SUPERSEDED_MARK in dutch.texts
     assert REVISED_MARK not in restored.all_text
+
+
+def _billion_laughs_in_styles(content: bytes) -> bytes:
+    """The statement with a billion-laughs DTD at the top of word/styles.xml."""
+    entities = "".join(
+        f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10 if n > 1 else "lol"}">' for n in range(1, 10)
+    )
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(content)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/styles.xml":
+                text = data.decode("utf-8")
+                root = text[text.index("<w:styles") :].replace(
+                    'w:val="Normal"', 'w:val="Normal &lol9;"', 1
+                )
+                data = f'<?xml version="1.0"?>\n<!DOCTYPE s [{entities}]>\n{root}'.encode()
+            target.writestr(info.filename, data)
+    return out.getvalue()
+
+
+def test_one_hostile_statement_file_is_left_out_and_named_and_the_others_are_compiled(
+    intake: Intake, tmp_path: Path
+) -> None:
+    """GIVEN three accepted statements, one of whose stored file is a .docx with a
+    billion-laughs DTD in its styles (intake refuses such a file now; this one is put in
+    the store behind its back, the way only a fault or an older version could) WHEN the
+    desk compiles THEN the other two are compiled, and the desk is told which one is
+    missing and why, by the function and by `intake compile`."""
+    configure(intake)
+    for item in (
+        from_samples("FRA", "France", language="fr"),
+        from_samples("VAT", "Holy See"),
+        from_samples("NLD", "Netherlands"),
+    ):
+        intake.deliver(item.email, at=ON_TIME)
+    intake.run()
+    references = {row.mission: row.reference for row in intake.queue()}
+    assert {row.status for row in intake.queue()} == {"accepted"}
+    store = BlobStore(intake.settings.storage_path)
+    engine = make_engine(intake.settings.database_url)
+    try:
+        with Session(engine) as session:
+            submission = session.exec(
+                select(m.Submission).where(m.Submission.reference == references["VAT"])
+            ).one()
+            [document] = session.exec(
+                select(m.Document).where(
+                    m.Document.submission_id == submission.id,
+                    m.Document.role == m.DocumentRole.STATEMENT,
+                )
+            ).all()
+            document.sha256 = store.put(_billion_laughs_in_styles(store.get(document.sha256)))
+            session.add(document)
+            session.commit()
+    finally:
+        engine.dispose()
+
+    result = compile_now(intake, tmp_path / "compilation.docx")
+
+    assert result.statements == 2
+    assert [annex.mission_code for annex in result.annexes] == ["FRA", "NLD"]
+    view = read_back(result.path)
+    assert view.letter[2] == (
+        "Written statements were submitted by France and the Netherlands (Kingdom of the)."
+    )
+    [warning] = result.warnings
+    assert warning.startswith(f"{references['VAT']} (VAT): left out of the compilation")
+    assert "it contains XML entity declarations" in warning
+
+    command = intake_compile(
+        intake.write_config(), "PKO-SAFETY", "--out", str(tmp_path / "command.docx")
+    )
+    assert command.returncode == 0, command.stderr
+    assert "2 statement(s) compiled" in command.stdout
+    assert f"intake: warning: {references['VAT']} (VAT): left out" in command.stderr
 
 
 # -- the command line -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pipeline.demo import samples
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
+from tests.test_forged_senders import MX, with_results
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 
@@ -88,7 +89,12 @@ def test_a_statement_one_minute_after_the_deadline_is_rejected_as_late(intake: I
 
 
 def test_an_unknown_sender_is_told_to_use_a_registered_address(intake: Intake) -> None:
-    intake.deliver(submission("France", "someone@gmail.com"), at=ON_TIME)
+    """GIVEN our receiving server vouches for gmail.com's mail WHEN an unregistered
+    address there sends a statement THEN it is rejected and told to use a registered
+    address (without its subject or file names quoted back)."""
+    intake.reconfigure(authentication={"authserv_id": MX})
+    raw = submission("France", "someone@gmail.com", subject="PKO-SAFETY from my own address")
+    intake.deliver(with_results(raw, f"{MX}; dmarc=pass header.from=gmail.com"), at=ON_TIME)
 
     intake.run()
 
@@ -97,6 +103,21 @@ def test_an_unknown_sender_is_told_to_use_a_registered_address(intake: Intake) -
     [reply] = intake.replies(1)
     assert reply.rcpt_tos == ("someone@gmail.com",)
     assert "someone@gmail.com is not registered" in text_of(reply)
+    assert "my own address" not in text_of(reply)
+
+
+def test_an_unknown_sender_nobody_vouches_for_is_filed_without_a_reply(intake: Intake) -> None:
+    """GIVEN no receiving server is configured (or it did not vouch for the domain) WHEN an
+    unregistered address sends a statement THEN it is rejected, and nobody is written
+    to: anyone could have used that address. The desk sees why in the audit log."""
+    intake.deliver(submission("France", "someone@gmail.com"), at=ON_TIME)
+
+    intake.run()
+
+    [row] = intake.queue()
+    assert (row.status, row.reasons, row.mission) == ("rejected", ["unknown_sender"], None)
+    assert row.reply_withheld == "unregistered_sender_not_authenticated"
+    assert intake.replies() == []
 
 
 def test_a_whole_domain_can_be_allowed_for_a_mission(intake: Intake) -> None:
@@ -144,22 +165,22 @@ def test_a_missing_cover_letter_is_reported(intake: Intake) -> None:
 def test_several_problems_are_listed_in_one_reply(intake: Intake) -> None:
     """A delegation must learn everything it has to fix at once, not one round-trip each."""
     intake.deliver(
-        submission("Brazil", "attache@brazil.example", statement_as_pdf=True, cover_letter=None),
+        submission("Brazil", "brazil@un.int", statement_as_pdf=True, cover_letter=None),
         at=ny(2021, 5, 25, 9, 0),
     )
 
     intake.run()
 
     [row] = intake.queue()
-    assert set(row.reasons) == {"unknown_sender", "late", "statement_not_word", "no_cover_letter"}
+    assert set(row.reasons) == {"late", "statement_not_word", "no_cover_letter"}
     [reply] = intake.replies(1)
-    assert "There are 4 problems" in text_of(reply)
+    assert "There are 3 problems" in text_of(reply)
     numbered = [
         line
         for line in reply.message.get_content().splitlines()
-        if line[:3] in ("1. ", "2. ", "3. ", "4. ")
+        if line[:3] in ("1. ", "2. ", "3. ")
     ]
-    assert len(numbered) == 4
+    assert len(numbered) == 3
 
 
 def test_a_resubmission_before_the_deadline_supersedes_the_earlier_statement(

@@ -90,6 +90,15 @@ class Seeded:
         return self.outcome is not m.MessageOutcome.IGNORED
 
 
+# Our receiving server, and what it writes for mail that really came from atlantis.example.
+OUR_SERVER = "mx.intake.example"
+VOUCHED_FOR_ATLANTIS = (
+    f"Authentication-Results: {OUR_SERVER}; dmarc=pass header.from=atlantis.example\r\n"
+).encode()
+# Every reply is due: no rejection is a repeat, no hour is over its cap.
+EVERY_REPLY = {"rejection_window_hours": 0, "max_rejections_per_hour": 0}
+
+
 @functools.cache
 def _template(kind: str, variant: int = 0) -> bytes:
     """A message of each kind, built once, with a mark where its Message-ID goes.
@@ -113,7 +122,9 @@ def _template(kind: str, variant: int = 0) -> bytes:
             message_id=_MARK,
         )
     if kind == "unknown_sender":
-        return samples.submission_email(
+        # Our receiving server vouches for the domain: an unregistered address is then
+        # answered (once per window, which these scenarios switch off).
+        return VOUCHED_FOR_ATLANTIS + samples.submission_email(
             mission_name="Atlantis",
             sender="delegate@atlantis.example",
             to=SUBMISSIONS,
@@ -275,7 +286,8 @@ def world(intake: Intake, name: str, **config: Any) -> Iterator[World]:
         "paths": {"data_dir": str(directory / "data")},
         "database": {"url": url},
         "mailbox": {"username": user, "password": password},
-        "replies": {"rejection_window_hours": 0},
+        "replies": EVERY_REPLY,
+        "authentication": {"authserv_id": OUR_SERVER},
     }
     changes = _merged(changes, config)
     path = intake.write_config(directory / "intake.toml", **changes)
@@ -532,7 +544,8 @@ def test_a_message_that_kills_every_worker_is_quarantined_and_the_others_flow(
     seed(intake.dovecot, intake.user, intake.password, seeded)
     config = intake.write_config(
         mailbox={"batch_size": 5},
-        replies={"rejection_window_hours": 0},
+        replies=EVERY_REPLY,
+        authentication={"authserv_id": OUR_SERVER},
         meetings=[dict(PKO_SAFETY), dict(CHILDREN)],
     )
     fault = {"INTAKE_FAULT": f"after_parse@{poison.message_id}"}

@@ -178,7 +178,7 @@ def test_every_unit_has_the_structure_systemd_expects(unit: Path) -> None:
 def test_every_service_runs_as_the_worker_unit_does() -> None:
     """intake.service is what installations have; the others must match it."""
     reference = read_unit(DEPLOY / "intake.service")["Service"]
-    same = ("User", "Group", "WorkingDirectory", "Environment", "EnvironmentFile")
+    same = ("User", "Group", "UMask", "WorkingDirectory", "Environment", "EnvironmentFile")
     for unit in DEPLOY.glob("*.service"):
         service = read_unit(unit)["Service"]
         assert {key: service[key] for key in same} == {key: reference[key] for key in same}, unit

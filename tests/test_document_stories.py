@@ -359,6 +359,55 @@ def test_a_decompression_bomb_is_refused_without_the_run_using_more_memory(
     assert "not opened for safety reasons" in text_of(missions.replies_to("france@un.int")[0])
 
 
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{n} "{f"&lol{n - 1};" if n > 1 else "&lol;" * 10}">' for n in range(1, 10)
+    )
+    + "]>\n"
+)
+
+
+def with_part_replaced(content: bytes, name: str, data: bytes) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(item, data if item.filename == name else source.read(item.filename))
+    return out.getvalue()
+
+
+def billion_laughs_in_styles(content: bytes) -> bytes:
+    """The .docx with a billion-laughs DTD at the top of word/styles.xml (its body and
+    every other part untouched) and the entity used in a style name."""
+    styles = zipfile.ZipFile(io.BytesIO(content)).read("word/styles.xml").decode("utf-8")
+    root = styles[styles.index("<w:styles") :]
+    root = root.replace('w:val="Normal"', 'w:val="Normal &lol9;"', 1)
+    return with_part_replaced(content, "word/styles.xml", (BILLION_LAUGHS + root).encode())
+
+
+def test_a_statement_whose_styles_carry_a_dtd_is_refused_at_intake(
+    missions: Intake, office_files: OfficeFiles
+) -> None:
+    """The body is a fine statement; styles.xml declares a billion laughs. Accepted, it
+    made `intake compile` fail for the whole meeting (issue 12, 6a): every XML part of a
+    .docx is checked for declarations before anything parses it."""
+    hostile = billion_laughs_in_styles(office_files[("en", "docx")].read_bytes())
+    missions.deliver(
+        email(
+            "ghana@un.int", attachment("Statement.docx", hostile, DOCX), letter_pdf(office_files)
+        ),
+        at=ON_TIME,
+    )
+
+    missions.run()
+
+    [row] = missions.queue()
+    assert (row.status, row.reasons) == ("rejected", ["statement_unsafe"])
+    text = text_of(missions.replies(1)[0])
+    assert "was not opened for safety reasons: it contains XML entity declarations" in text
+
+
 def test_a_scanned_cover_letter_is_accepted_and_flagged_for_verification(
     missions: Intake, office_files: OfficeFiles
 ) -> None:

@@ -738,6 +738,50 @@ def test_xml_entity_declarations_are_refused(document: bytes) -> None:
         read_docx(package("", document=document))
 
 
+STYLES = f'<w:styles {NAMESPACES}><w:style w:styleId="Normal"/></w:styles>'
+
+
+@pytest.mark.parametrize(
+    ("styles", "refused"),
+    [
+        (billion_laughs().split("<w:document", 1)[0] + STYLES, UnsafeDocument),
+        (
+            (billion_laughs("UTF-16").split("<w:document", 1)[0] + STYLES).encode("utf-16"),
+            UnsafeDocument,
+        ),
+        # A comment with a fake root element in front does not end the prolog.
+        (
+            XML_DECLARATION + '<!-- <w:styles> --><!DOCTYPE s [<!ENTITY a "b">]>' + STYLES,
+            UnsafeDocument,
+        ),
+        (XML_DECLARATION + "<!ELEMENT s ANY>" + STYLES, UnsafeDocument),
+        (
+            b'<?xml version="1.0" encoding="UTF-7"?>' + _utf7("<!DOCTYPE s>" + STYLES),
+            UnreadableDocument,
+        ),
+    ],
+    ids=["utf-8", "utf-16", "behind a comment", "another declaration", "utf-7"],
+)
+def test_declarations_in_any_xml_part_refuse_the_file_before_it_is_read(
+    styles: str | bytes, refused: type[DocumentError]
+) -> None:
+    """styles.xml here, but any part: python-docx and LibreOffice parse them all."""
+    content = package(para("Mr. President,"), parts={"word/styles.xml": styles})
+
+    with pytest.raises(refused):
+        inspect_zip(content)
+    with pytest.raises(refused):
+        read_docx(content)
+
+
+def test_the_declaration_scan_reads_a_part_only_up_to_its_root_element() -> None:
+    """A part whose root element starts at once is cleared from its first bytes: markup
+    that looks like a declaration further on is text or an error for any parser, and a
+    huge part costs no inflating."""
+    quoted = XML_DECLARATION + STYLES.replace("/></w:styles>", "/><!DOCTYPE x></w:styles>")
+    inspect_zip(package(para("Mr. President,"), parts={"word/styles.xml": quoted}))
+
+
 def test_the_dtd_guard_sees_a_marker_split_between_chunks() -> None:
     guard = DtdGuard()
     guard.feed(b"<?xml version='1.0'?><!DOC")

@@ -61,8 +61,7 @@ def with_results(raw: bytes, *values: str) -> bytes:
     """Prepend Authentication-Results headers, as a receiving server does (a value that
     is a whole Received header goes in as it is)."""
     headers = b"".join(
-        (value if value.startswith("Received: ") else f"Authentication-Results: {value}")
-        .encode()
+        (value if value.startswith("Received: ") else f"Authentication-Results: {value}").encode()
         + b"\r\n"
         for value in values
     )
@@ -281,16 +280,27 @@ def test_a_flood_of_forgeries_in_every_missions_name_is_never_accepted_or_answer
 
 
 def test_an_unknown_sender_is_not_this_checks_business(intake: Intake) -> None:
-    """GIVEN `require` WHEN an unregistered address writes without any pass THEN it is
-    rejected as unknown_sender and told so, exactly as without authentication."""
+    """GIVEN `require` WHEN an unregistered address writes without a pass, and another
+    with our server's pass for its domain THEN both are rejected as unknown_sender (not
+    forged_sender: the check is about missions); only the one our server vouched for is
+    told so, since anyone could have written in the other's name."""
     authentication(intake, "require")
     intake.deliver(submission("France", "someone@gmail.com", DMARC_FAIL), at=ON_TIME)
+    gmail_pass = f"{MX}; dmarc=pass header.from=gmail.com"
+    intake.deliver(submission("Ghana", "other@gmail.com", gmail_pass), at=ON_TIME)
 
     intake.run()
 
-    assert reasons_of(intake) == {"someone@gmail.com": ("rejected", ["unknown_sender"])}
+    assert reasons_of(intake) == {
+        "someone@gmail.com": ("rejected", ["unknown_sender"]),
+        "other@gmail.com": ("rejected", ["unknown_sender"]),
+    }
     [reply] = intake.replies(1)
-    assert "someone@gmail.com is not registered" in text_of(reply)
+    assert reply.rcpt_tos == ("other@gmail.com",)
+    assert "other@gmail.com is not registered" in text_of(reply)
+    [event] = events_of(intake, "reply_suppressed")
+    assert event.detail["why"] == "unregistered_sender_not_authenticated"
+    assert event.detail["to"] == "someone@gmail.com"
 
 
 def test_with_policy_off_nothing_changes(intake: Intake) -> None:

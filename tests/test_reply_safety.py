@@ -23,6 +23,7 @@ from pipeline.devservers.smtp import CapturedMessage
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
+from tests.test_forged_senders import MX, with_results
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 TEMPLATES = Path(__file__).resolve().parents[1] / "config" / "templates"
@@ -263,22 +264,32 @@ def test_the_same_problem_for_two_meetings_is_answered_for_each(intake: Intake) 
 
 def test_an_unknown_address_hears_from_intake_once_within_the_window(intake: Intake) -> None:
     """GIVEN an address no mission registered (anyone can write in its name) WHEN three
-    messages with three different problems arrive from it THEN only the first is
-    answered: Intake sends an unknown address one rejection per window, whatever it is
-    about, so it cannot be made to mail an arbitrary address again and again. Each
-    message is still filed and rejected, and each silence is recorded for the desk."""
+    messages about three different things arrive from it (two meetings, and one naming
+    none, held for the desk) THEN only the first is answered: Intake sends an unknown
+    address one rejection or notice per window, whatever it is about, so it cannot be
+    made to mail an arbitrary address again and again (and it is answered at all only
+    because our receiving server vouches for its domain). Each message is still filed,
+    and each silence is recorded for the desk."""
     stranger = "attache@elsewhere.example"
-    intake.deliver(submission("Japan", stranger, cover_letter=None), at=ON_TIME)
+    intake.reconfigure(
+        authentication={"authserv_id": MX}, meetings=[intake.config_data["meetings"][0], WPS]
+    )
+
+    def vouched(subject: str, body: str) -> bytes:
+        raw = submission("Japan", stranger, cover_letter=None, subject=subject, body=body)
+        return with_results(raw, f"{MX}; dmarc=pass header.from=elsewhere.example")
+
+    intake.deliver(vouched("PKO-SAFETY statement", "first\n"), at=ON_TIME)
     intake.run()
-    intake.deliver(submission("Japan", stranger, statement=False, body="second\n"), at=ON_TIME)
-    intake.deliver(submission("Japan", stranger, body="third, complete\n"), at=ON_TIME)
+    intake.deliver(vouched("WPS-2021 statement", "second\n"), at=ON_TIME)
+    intake.deliver(vouched("Our statement", "third\n"), at=ON_TIME)
     intake.run()
 
     rows = intake.queue()
-    assert [(row.status, row.reasons) for row in rows] == [
-        ("rejected", ["unknown_sender", "no_cover_letter"]),
-        ("rejected", ["unknown_sender", "no_statement"]),
-        ("rejected", ["unknown_sender"]),
+    assert [(row.meeting, row.status, row.reasons[0]) for row in rows] == [
+        ("PKO-SAFETY", "rejected", "unknown_sender"),
+        ("WPS-2021", "rejected", "unknown_sender"),
+        (None, "held", "unknown_sender"),
     ]
     assert [row.reply is not None for row in rows] == [True, False, False]
     assert len(intake.replies_to(stranger)) == 1
@@ -286,6 +297,7 @@ def test_an_unknown_address_hears_from_intake_once_within_the_window(intake: Int
     assert [e.detail["why"] for e in events] == ["rejection_window", "rejection_window"]
     assert [e.detail["to"] for e in events] == [stranger, stranger]
     assert [e.detail["per"] for e in events] == ["address", "address"]
+    assert [e.detail["kind"] for e in events] == ["rejection", "held"]
 
 
 # --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pipeline.storage import models as m
 from tests.conftest import PG_ADMIN, PKO_SAFETY, Intake, Report
@@ -77,6 +77,24 @@ def counts(w: World) -> tuple[int, int, int]:
         engine.dispose()
     waiting = statuses[m.ReplyStatus.PENDING] + statuses[m.ReplyStatus.SENDING]
     return filed, waiting, statuses[m.ReplyStatus.SENT]
+
+
+def in_flight(w: World, pid: int) -> set[str]:
+    """The Message-IDs of the replies a (dead) worker process held claimed for sending:
+    the only ones that may have reached the SMTP server without being recorded as sent
+    (docs/reliability.md, "the one open window")."""
+    engine = w.engine()
+    try:
+        with Session(engine) as session:
+            rows = session.exec(
+                select(m.Reply).where(
+                    m.Reply.status == m.ReplyStatus.SENDING,
+                    col(m.Reply.claimed_by).endswith(f":{pid}"),
+                )
+            )
+            return {row.message_id for row in rows}
+    finally:
+        engine.dispose()
 
 
 def test_one_run_at_a_time_reads_the_mailbox_and_a_killed_ones_turn_passes_at_once(
@@ -142,6 +160,7 @@ def test_three_workers_one_killed_midway_file_and_answer_a_thousand_messages_onc
         ]
         workers = {f"worker-{n}": start_worker(config) for n, config in enumerate(configs)}
         killed: str | None = None
+        window: set[str] = set()
         filed_at_kill = 0
         outputs: dict[str, tuple[str, str]] = {}
         try:
@@ -150,6 +169,10 @@ def test_three_workers_one_killed_midway_file_and_answer_a_thousand_messages_onc
                 if killed is None and filed >= MESSAGES // 3:
                     killed = reading_the_mailbox(database)
                     assert killed is not None, "nobody holds the mailbox's lock midway"
+                    # Frozen first, so that what it holds can be read before it dies
+                    # (its database session, and so its claims, live until the kill).
+                    workers[killed].send_signal(signal.SIGSTOP)
+                    window = in_flight(w, workers[killed].pid)
                     workers[killed].send_signal(signal.SIGKILL)
                     filed_at_kill = filed
                 if filed == MESSAGES and waiting == 0 and sent == len(expected_replies):
@@ -196,6 +219,10 @@ def test_three_workers_one_killed_midway_file_and_answer_a_thousand_messages_onc
             + sum(c - 1 for c in by_id.values())
             + sum(c - 1 for c in by_thread.values())
         )
+        # A reply the killed worker was sending may have reached the SMTP server
+        # unrecorded: sent again by another, with the same Message-ID (counted once by
+        # Message-ID and once by thread). Nothing else may arrive twice.
+        replayed = sum(1 for mid, c in by_id.items() if mid in window and c == 2)
         lost = (
             len({s.message_id for s in seeded} - set(per_message))
             + len(expected_replies - {in_reply_to for _to, in_reply_to in by_thread})
@@ -205,12 +232,14 @@ def test_three_workers_one_killed_midway_file_and_answer_a_thousand_messages_onc
             f"several workers: {MESSAGES} messages, {WORKERS} workers, {killed} killed "
             f"(SIGKILL) after {filed_at_kill} filed; {len(ledger)} filed, "
             f"{len(replies)} replies delivered of {len(expected_replies)}; "
-            f"duplicates {duplicates}, lost {lost}; {elapsed:.0f} s; "
+            f"duplicates {duplicates - 2 * replayed} (+{replayed} in the open window, "
+            f"same Message-ID), lost {lost}; {elapsed:.0f} s; "
             f"replies sent per worker process: {sorted(senders.values(), reverse=True)}"
         )
-        assert duplicates == 0
+        assert duplicates - 2 * replayed == 0
+        assert replayed <= len(window) <= 1
         assert lost == 0
         assert len(ledger) == MESSAGES
         assert folders["INBOX"] == []
-        assert len(replies) == len(expected_replies)
+        assert len(replies) == len(expected_replies) + replayed
         assert len(senders) >= 2  # the outbox was shared, not sent by one process

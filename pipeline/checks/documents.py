@@ -1,6 +1,13 @@
 """The guidance note's rules for files: one Word statement of about the right length that
 opens safely, and a cover letter addressed to the President of the Security Council,
-signed by the Permanent Representative or the Chargé d'affaires."""
+signed by the Permanent Representative or the Chargé d'affaires.
+
+Files nobody opened are judged only by what their names and types tell for certain: a
+message whose sender checks failed (a stranger, a forged registered address, automatic
+mail) has its files kept closed (`Facts.documents_opened`), so its reply may say that no
+statement or no cover letter came (nothing could be one), but never what a file holds,
+nor that there are several statements (reading could show one of them is the letter).
+"""
 
 from __future__ import annotations
 
@@ -50,6 +57,8 @@ class Statement:
             if empty:
                 return Verdict.fail("tnef_without_files", filename=empty[0].name)
             return Verdict.fail("no_statement")
+        if not facts.documents_opened:
+            return Verdict.ok()
         if len(statements) > 1:
             return Verdict.fail(
                 "several_statements", filenames=[d.name or "(unnamed)" for d in statements]
@@ -84,6 +93,12 @@ class CoverLetter:
 
     def check(self, facts: Facts) -> Verdict:
         document = facts.documents.cover_letter
+        if not facts.documents_opened:
+            # Unread, a second document might have been the letter; with one at most,
+            # something is missing whatever it holds.
+            if document is None and len(facts.documents.statements) <= 1:
+                return Verdict.fail("no_cover_letter")
+            return Verdict.ok()
         letter = facts.letter
         if document is None or letter is None:
             return Verdict.fail("no_cover_letter")
@@ -111,7 +126,13 @@ class WordLimit:
 
     def check(self, facts: Facts) -> Verdict:
         meeting, reading, limit = facts.meeting, facts.statement, facts.length_limit
-        if meeting is None or reading is None or limit is None or reading.measured is None:
+        if (
+            not facts.documents_opened
+            or meeting is None
+            or reading is None
+            or limit is None
+            or reading.measured is None
+        ):
             return Verdict.ok()
         measured = reading.measured
         if measured <= limit * (1 + facts.length_tolerance):

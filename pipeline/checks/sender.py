@@ -15,5 +15,8 @@ class KnownSender:
 
     def check(self, facts: Facts) -> Verdict:
         if facts.mission is None:
-            return Verdict.fail("unknown_sender", sender=facts.message.sender or "(none)")
+            message = facts.message
+            # An address refused for its characters is shown as it was, made visible.
+            shown = message.sender or message.refused_sender or "(none)"
+            return Verdict.fail("unknown_sender", sender=shown)
         return Verdict.ok()

@@ -59,7 +59,9 @@ def bounce_evidence(message: ParsedMessage) -> str | None:
     - `X-Failed-Recipients` (Exim, Gmail);
     - the envelope: an empty Return-Path (RFC 5321 sends bounces with a null sender), or
       a daemon's Return-Path;
-    - the From: no address, a daemon's address (`MAILER-DAEMON`, `postmaster`,
+    - the From: no address (one refused for its characters, `"ops<ESC>[2J"@host`, is
+      not a mail system's: that message is filed for the desk, unanswered), a daemon's
+      address (`MAILER-DAEMON`, `postmaster`,
       `mail-daemon`, in any case), or a daemon's name ("Mail Delivery Subsystem",
       "Mail Delivery System").
 
@@ -79,9 +81,9 @@ def bounce_evidence(message: ParsedMessage) -> str | None:
             return "Return-Path: <>"
         if _is_daemon(parseaddr(return_path)[1]):
             return "Return-Path: a mail system's address"
-    if not message.sender:
+    if not message.sender and message.refused_sender is None:
         return "no From address"
-    if _is_daemon(message.sender):
+    if message.sender and _is_daemon(message.sender):
         return "From: a mail system's address"
     if " ".join((message.sender_name or "").split()).casefold() in _DAEMON_NAMES:
         return "From: a mail system's name"

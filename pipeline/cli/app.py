@@ -7,7 +7,6 @@ or usage problem, 1 for a run that could not be done.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -18,12 +17,12 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlmodel import Session
 
-from pipeline.cli.render import submissions_table
+from pipeline.cli.render import json_text, safe_console, submissions_table
 from pipeline.mailbox.imap import MailboxError
+from pipeline.printable import visible
 from pipeline.replies.templates import TemplateError
 from pipeline.settings import ConfigError, Settings, load_settings
 from pipeline.storage.db import DatabaseError, init_schema, make_engine
@@ -46,10 +45,12 @@ app.add_typer(submissions_app, name="submissions")
 config_app = typer.Typer(help="Check the configuration file.")
 app.add_typer(config_app, name="config")
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Everything printed goes through these, which never let a control character from mail
+# reach the terminal (`pipeline.cli.render.safe_console`).
+err = safe_console(stderr=True, highlight=False, soft_wrap=True)
 # Piped or logged output has no width: rich would assume 80 columns and crop the tables.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+out = safe_console(highlight=False, soft_wrap=True, width=_WIDTH)
 
 EXIT_RUN_FAILED = 1
 EXIT_CONFIG = 2
@@ -74,13 +75,19 @@ def settings() -> Settings:
         fail(str(error), EXIT_CONFIG)
 
 
+class _VisibleFormatter(logging.Formatter):
+    """Log lines (and their tracebacks) with control characters made visible: a log
+    message may quote an address or a file name from mail."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record), lines=True)
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 @app.callback()
@@ -213,8 +220,7 @@ def submissions_list(
         known = ", ".join(m.code for m in current.meetings) or "none configured"
         fail(f"no meeting with the code {meeting!r} (known: {known})", EXIT_CONFIG)
     if as_json:
-        sys.stdout.write(json.dumps([row.as_json() for row in rows], indent=2, ensure_ascii=False))
-        sys.stdout.write("\n")
+        sys.stdout.write(json_text([row.as_json() for row in rows]) + "\n")
         return
     out.print(submissions_table(rows), soft_wrap=False)
 
@@ -236,6 +242,10 @@ def config_check() -> None:
         f"database {current.database_url.split('://', 1)[0]}",
         markup=False,
     )
+    from pipeline.documents.reading import describe_conversion
+
+    fine, conversion = describe_conversion(current.documents)
+    (out if fine else err).print(f"intake: {'' if fine else 'warning: '}{conversion}", markup=False)
 
 
 @app.command("demo")
@@ -292,7 +302,14 @@ def global_options_first(args: list[str]) -> list[str]:
     return front + rest
 
 
+# Files and folders Intake creates are for its own user alone: the database (with the
+# desk's password hashes) and SQLite's -wal and -shm beside it, the stored mail, the web
+# secret, compilations. Set before anything is opened; the systemd units say it too.
+PRIVATE_UMASK = 0o077
+
+
 def main() -> None:
+    os.umask(PRIVATE_UMASK)
     app(args=global_options_first(sys.argv[1:]), prog_name="intake")
 
 

@@ -5,13 +5,15 @@ follow the `intake` conventions: one line on stderr; exit 2 for what the user ty
 configured (an unknown meeting, an output folder that does not exist, broken compilation
 texts), 1 for what could not be done (no accepted statement, a statement file missing
 from the store, the database or LibreOffice unavailable). Warnings (a statement without
-a known language, content not copied) are one line each and do not change the exit code.
+a known language, content not copied, a statement left out because its file cannot be
+used) are one line each and do not change the exit code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -32,8 +34,8 @@ from pipeline.compilation import (
     export_pdf,
     texts_roots,
 )
-from pipeline.documents.convert import ConversionFailed, ConversionUnavailable
-from pipeline.documents.reading import zip_limits
+from pipeline.documents.convert import ConversionFailed, ConversionUnavailable, NoSandbox
+from pipeline.documents.reading import conversion_confinement, zip_limits
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import DatabaseError, describe_url
 
@@ -136,7 +138,19 @@ def compile_command(
     )
     if pdf:
         try:
-            written = export_pdf(out, binary=current.documents.libreoffice)
+            confinement = conversion_confinement(current.documents)
+            written = export_pdf(
+                out,
+                binary=current.documents.libreoffice,
+                # A whole meeting in one document: a 784-page compilation needed about
+                # 460 MB; twice a statement's allowance leaves room for pictures.
+                confinement=replace(confinement, memory_mb=2 * confinement.memory_mb),
+            )
+        except NoSandbox as error:
+            cli.fail(
+                f"{error}, so no PDF was made ({out} is written): install bubblewrap, or set "
+                "[documents] allow_unsandboxed_conversion = true"
+            )
         except ConversionUnavailable:
             cli.fail(
                 f"LibreOffice (soffice) is not available, so no PDF was made ({out} is "

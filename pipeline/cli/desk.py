@@ -16,18 +16,18 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from pipeline.checks.registry import checks_for
 from pipeline.cli import app as cli
-from pipeline.cli.render import STATUS_COLOURS, submissions_table
+from pipeline.cli.render import STATUS_COLOURS, json_text, safe, submissions_table
 from pipeline.desk import actions, views
 from pipeline.desk.actions import ActionError
 from pipeline.desk.views import NotFound
 from pipeline.mailbox.imap import Mailbox, MailboxError
+from pipeline.printable import visible
 from pipeline.replies.outbox import SendReport, send_pending
 from pipeline.replies.templates import TemplateError
 from pipeline.settings.models import LengthPolicy, Settings
@@ -73,7 +73,7 @@ def database() -> Iterator[tuple[Settings, Engine]]:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def _send(engine: Engine, current: Settings) -> SendReport:
@@ -117,7 +117,7 @@ def queue_command(as_json: JsonOption = False) -> None:
             for status, count in meeting.counts.items()
         )
         cli.out.print(
-            f"\n[bold]{escape(meeting.code)}[/]  {escape(meeting.title)}\n"
+            f"\n[bold]{safe(meeting.code)}[/]  {safe(meeting.title)}\n"
             f"  deadline {meeting.deadline:%a %d %b %Y %H:%M %Z} "
             f"([bold]{_left(meeting.time_left.total_seconds())}[/])\n  {counts}"
         )
@@ -132,15 +132,22 @@ def queue_command(as_json: JsonOption = False) -> None:
             for reply in meeting.failed_replies:
                 table.add_row(
                     str(reply["id"]),
-                    escape(reply["reference"] or ""),
-                    escape(reply["to"]),
-                    escape(reply["last_error"] or ""),
+                    safe(reply["reference"] or ""),
+                    safe(reply["to"]),
+                    safe(reply["last_error"] or ""),
                 )
             cli.out.print(table, soft_wrap=False)
         if meeting.newest:
             cli.out.print(
                 submissions_table(meeting.newest, title="  Newest arrivals"), soft_wrap=False
             )
+    if overview.withheld_replies:
+        total = sum(overview.withheld_replies.values())
+        whys = ", ".join(f"{why}: {count}" for why, count in overview.withheld_replies.items())
+        cli.out.print(
+            f"\n[bold]{total} automatic {'reply' if total == 1 else 'replies'} withheld[/] "
+            f"in the last 24 hours ({safe(whys)}); `intake submissions show REF` says why",
+        )
     if overview.unrouted_held:
         cli.out.print(
             submissions_table(
@@ -165,7 +172,7 @@ def show_command(
         return
     o = cli.out
     colour = STATUS_COLOURS.get(detail.status, "white")
-    o.print(f"[bold]{escape(detail.reference)}[/]  [{colour}]{detail.status}[/]")
+    o.print(f"[bold]{safe(detail.reference)}[/]  [{colour}]{detail.status}[/]")
     rows = [
         ("Meeting", f"{detail.meeting or '-'}  {detail.meeting_title or ''}"),
         ("Mission", f"{detail.mission_name or '(unregistered)'} ({detail.mission or '-'})"),
@@ -201,14 +208,14 @@ def show_command(
     if detail.failed_stage:
         rows.append(("Failed at", f"{detail.failed_stage}: {(detail.error or '').strip()}"))
     for label, value in rows:
-        o.print(f"  [dim]{label:<14}[/] {escape(value)}")
+        o.print(f"  [dim]{label:<14}[/] {safe(value)}")
 
     files = Table(title="Files", title_justify="left")
     for column in ("Role", "Name", "Type", "Size", "Stored at"):
         files.add_column(column, overflow="fold")
     for doc in detail.documents:
         files.add_row(
-            doc.role, escape(doc.filename), doc.detected_type, f"{doc.size:,}", str(doc.path)
+            doc.role, safe(doc.filename), doc.detected_type, f"{doc.size:,}", str(doc.path)
         )
     o.print(files, soft_wrap=False)
 
@@ -220,9 +227,9 @@ def show_command(
         note = "; ".join(x for x in (reasons, decision.note or "") if x)
         decisions.add_row(
             f"{decision.created_at:%d %b %H:%M}",
-            escape(decision.decided_by),
+            safe(decision.decided_by),
             decision.status,
-            escape(note),
+            safe(note),
         )
     o.print(decisions, soft_wrap=False)
 
@@ -234,10 +241,10 @@ def show_command(
             str(reply["id"]),
             reply["kind"],
             reply["status"],
-            escape(reply["to"]),
-            escape(reply["subject"]),
+            safe(reply["to"]),
+            safe(reply["subject"]),
             str(reply["attempts"]),
-            escape(reply["last_error"] or ""),
+            safe(reply["last_error"] or ""),
         )
     o.print(replies, soft_wrap=False)
 
@@ -247,9 +254,9 @@ def show_command(
     for event in detail.timeline:
         timeline.add_row(
             f"{event.at:%d %b %H:%M:%S}",
-            escape(event.actor),
+            safe(event.actor),
             event.kind,
-            escape(json.dumps(event.detail, ensure_ascii=False, default=str)),
+            safe(json.dumps(event.detail, ensure_ascii=False, default=str)),
         )
     o.print(timeline, soft_wrap=False)
 
@@ -340,12 +347,12 @@ def replies_list(
     for row in rows:
         table.add_row(
             str(row["id"]),
-            escape(row["reference"] or ""),
+            safe(row["reference"] or ""),
             row["kind"],
             row["status"],
-            escape(row["to"]),
+            safe(row["to"]),
             str(row["attempts"]),
-            escape(row["last_error"] or ""),
+            safe(row["last_error"] or ""),
         )
     cli.out.print(table, soft_wrap=False)
 
@@ -406,7 +413,10 @@ def replies_show(
     head = message.as_string().split("\n\n", 1)[0]
     body = str(message.get_content())
     cli.err.print(f"intake: reply {reply_id}: {state}", markup=False)
-    sys.stdout.write(f"{head}\n\n{body}" + ("" if body.endswith("\n") else "\n"))
+    # Written as it is, but for control characters (made visible): a reply filed before
+    # addresses were checked may name one with ESC sequences.
+    text = f"{head}\n\n{body}" + ("" if body.endswith("\n") else "\n")
+    sys.stdout.write(visible(text, lines=True))
 
 
 @messages_app.command("retry")
@@ -489,7 +499,7 @@ def missions_list(
     for column in ("Code", "Name", "Kind", "Sender addresses"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row.code, escape(row.name), row.kind, escape(", ".join(row.senders)))
+        table.add_row(row.code, safe(row.name), row.kind, safe(", ".join(row.senders)))
     cli.out.print(table, soft_wrap=False)
 
 
@@ -504,12 +514,12 @@ def missions_show(
     if as_json:
         print_json(detail.as_json())
         return
-    cli.out.print(f"[bold]{detail.code}[/]  {escape(detail.name)}  ({detail.kind})")
+    cli.out.print(f"[bold]{detail.code}[/]  {safe(detail.name)}  ({detail.kind})")
     for language, name in detail.names.items():
-        cli.out.print(f"  {language}  {escape(name)}")
+        cli.out.print(f"  {language}  {safe(name)}")
     cli.out.print("Sender addresses:")
     for sender in detail.senders:
-        cli.out.print(f"  {escape(sender['address'])}  [dim]({sender['source']})[/]")
+        cli.out.print(f"  {safe(sender['address'])}  [dim]({sender['source']})[/]")
     if not detail.senders:
         cli.out.print("  none: `intake missions add-sender CODE ADDRESS`")
     cli.out.print(submissions_table(detail.submissions), soft_wrap=False)
@@ -556,7 +566,7 @@ def meetings_list(as_json: JsonOption = False) -> None:
     for row in rows:
         table.add_row(
             row.code,
-            escape(row.title),
+            safe(row.title),
             row.date,
             f"{row.deadline:%d %b %Y %H:%M %Z}",
             f"{row.word_limit} ({row.length_policy})",
@@ -635,7 +645,7 @@ def missing_command(
         table.add_column(column, overflow="fold")
     for row in rows:
         sent = ", ".join(f"{s['reference']} ({s['status']})" for s in row.submissions)
-        table.add_row(row.code, escape(row.name), escape(", ".join(row.senders)), sent or "-")
+        table.add_row(row.code, safe(row.name), safe(", ".join(row.senders)), sent or "-")
     cli.out.print(table, soft_wrap=False)
 
 

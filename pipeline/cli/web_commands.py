@@ -11,9 +11,17 @@ from __future__ import annotations
 import errno
 import socket
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from pipeline.settings import Settings
+
+T = TypeVar("T")
 
 EXIT_RUN_FAILED = 1
 EXIT_CONFIG = 2
@@ -25,6 +33,51 @@ def _read_password(password_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return password
+
+
+def _checked_name(name: str) -> str:
+    """The user name as stored, or exit 2 with why it cannot be one."""
+    from pipeline.cli import app as cli
+    from pipeline.web.auth import validate_user_name
+
+    try:
+        return validate_user_name(name)
+    except ValueError as error:
+        cli.fail(str(error), EXIT_CONFIG)
+
+
+def _new_password(password_stdin: bool) -> str:
+    """A password read as `_read_password` does, or exit 2 when it is too weak."""
+    from pipeline.cli import app as cli
+    from pipeline.web.auth import validate_password
+
+    password = _read_password(password_stdin)
+    try:
+        validate_password(password)
+    except ValueError as error:
+        cli.fail(str(error), EXIT_CONFIG)
+    return password
+
+
+def _on_users(work: Callable[[Settings, Engine], T]) -> T:
+    """Run a change to the desk users on the configured database: a database problem
+    exits 1, a refusal (a user of the configuration file, an unknown name) exits 2."""
+    from pipeline.cli import app as cli
+    from pipeline.storage.db import DatabaseError, init_schema, make_engine
+
+    current = cli.settings()
+    try:
+        engine = make_engine(current.database_url)
+        init_schema(engine)
+        return work(current, engine)
+    except DatabaseError as error:
+        cli.fail(str(error))
+    except ValueError as error:
+        cli.fail(str(error), EXIT_CONFIG)
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session{'s' if count != 1 else ''}"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -96,7 +149,9 @@ def register(app: typer.Typer) -> None:
             application = create_app(current, engine=engine)
         except TemplateError as error:
             cli.fail(str(error), EXIT_CONFIG)
-        except (OSError, ValueError) as error:
+        except ValueError as error:
+            cli.fail(f"cannot set up the session key: {error}", EXIT_CONFIG)
+        except OSError as error:
             cli.fail(f"cannot set up the session key: {error}")
         try:
             sock = bind(listen_host, listen_port)
@@ -135,27 +190,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add a desk user to the database (asks for the password twice, hidden)."""
         from pipeline.cli import app as cli
-        from pipeline.storage.db import DatabaseError, init_schema, make_engine
-        from pipeline.web.auth import add_user, validate_password, validate_user_name
+        from pipeline.cli.desk import actor
+        from pipeline.web.auth import add_user
 
         current = cli.settings()
-        try:
-            cleaned = validate_user_name(name)
-        except ValueError as error:
-            cli.fail(str(error), EXIT_CONFIG)
-        password = _read_password(password_stdin)
-        try:
-            validate_password(password)
-        except ValueError as error:
-            cli.fail(str(error), EXIT_CONFIG)
-        try:
-            engine = make_engine(current.database_url)
-            init_schema(engine)
-            add_user(engine, cleaned, password)
-        except DatabaseError as error:
-            cli.fail(str(error))
-        except ValueError as error:
-            cli.fail(str(error), EXIT_CONFIG)
+        cleaned = _checked_name(name)
+        password = _new_password(password_stdin)
+        _on_users(lambda _, engine: add_user(engine, cleaned, password, actor=actor(None)))
         if any(user.name == cleaned for user in current.desk.users):
             cli.err.print(
                 f"intake: warning: {cleaned} is also in the configuration file; that entry's "
@@ -163,6 +204,56 @@ def register(app: typer.Typer) -> None:
                 markup=False,
             )
         cli.out.print(f"intake: desk user {cleaned} added", markup=False)
+
+    @users_app.command("passwd")
+    def users_passwd(
+        name: Annotated[str, typer.Argument(help="The desk user (in the database).")],
+        password_stdin: Annotated[
+            bool,
+            typer.Option(
+                "--password-stdin", help="Read the password from the first line of stdin."
+            ),
+        ] = False,
+    ) -> None:
+        """Give a desk user a new password (asked twice, hidden); their sessions end at once.
+
+        A user defined in the configuration file gets a new password_hash there instead
+        (`intake users hash`).
+        """
+        from pipeline.cli import app as cli
+        from pipeline.cli.desk import actor
+        from pipeline.web.auth import change_password
+
+        cleaned = _checked_name(name)
+        password = _new_password(password_stdin)
+        ended = _on_users(
+            lambda current, engine: change_password(
+                current, engine, cleaned, password, actor=actor(None)
+            )
+        )
+        cli.out.print(
+            f"intake: password of {cleaned} changed; {_sessions(ended)} ended", markup=False
+        )
+
+    @users_app.command("remove")
+    def users_remove(
+        name: Annotated[str, typer.Argument(help="The desk user (in the database).")],
+    ) -> None:
+        """Remove a desk user from the database; their sessions end at once.
+
+        A user defined in the configuration file is removed from [[desk.users]] there.
+        """
+        from pipeline.cli import app as cli
+        from pipeline.cli.desk import actor
+        from pipeline.web.auth import remove_user
+
+        cleaned = _checked_name(name)
+        ended = _on_users(
+            lambda current, engine: remove_user(current, engine, cleaned, actor=actor(None))
+        )
+        cli.out.print(
+            f"intake: desk user {cleaned} removed; {_sessions(ended)} ended", markup=False
+        )
 
     @users_app.command("hash")
     def users_hash(

@@ -11,6 +11,12 @@ appear, and a desk decision (accepting the superseded one, rejecting one) is pic
 by compiling again. Its file: the converted .docx when the delegation sent a legacy
 format, else the .docx it sent.
 
+One bad file does not stop the rest: a statement whose file cannot be used (not a .docx,
+two statement files, over the zip limits, XML declarations in any part, python-docx
+cannot open it) is left out before the letter is written, and the result's warnings name
+it, with why and what to do. Only when none is left does the compilation fail. A file
+missing from the store still stops it: the store needs restoring from a backup.
+
 Order: English alphabetical order of the names, "the" ignored and accents folded
 (Côte d'Ivoire after Costa Rica, the Holy See under H), States and other entities
 together; the annexes follow the list.
@@ -142,9 +148,11 @@ def compile_meeting(
     `created` (default: now) is the document's creation time in its properties; the
     letter is dated `letter_date`, by default `created`'s day in the meeting's time zone.
     `limits` are the hostile-file limits each statement is checked against again before
-    it is opened (a desk decision can accept a file the checks refused). Raises a
-    CompilationError subclass, with a sentence for the desk, when the meeting, a statement
-    or the output folder is wrong; nothing is written then.
+    it is opened (a desk decision can accept a file the checks refused). A statement whose
+    file cannot be used is left out and named in the result's warnings. Raises a
+    CompilationError subclass, with a sentence for the desk, when the meeting, the output
+    folder or the file store is wrong, or no statement can be used; nothing is written
+    then.
     """
     started = time.monotonic()
     created = (created or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
@@ -158,8 +166,8 @@ def compile_meeting(
         raise UnknownMeeting(
             f"no meeting with the code {meeting_code!r} (known: {known or 'none'})"
         )
-    statements = _statements(session, blobs, meeting, templates)
     warnings: list[str] = []
+    statements = _statements(session, blobs, meeting, templates, limits, warnings)
     document = _new_document(templates)
     _write_letter(document, meeting, statements, templates, created, letter_date, warnings)
     merger = DocumentMerger(document)
@@ -169,7 +177,7 @@ def compile_meeting(
         progress(0, total)
     for number, statement in enumerate(statements, start=1):
         annexes.append(
-            _write_annex(document, merger, blobs, statement, number, templates, limits, warnings)
+            _write_annex(document, merger, blobs, statement, number, templates, warnings)
         )
         if progress is not None:
             progress(number, total)
@@ -189,9 +197,17 @@ def compile_meeting(
 
 
 def _statements(
-    session: Session, blobs: BlobStore, meeting: m.Meeting, templates: CompilationTemplates
+    session: Session,
+    blobs: BlobStore,
+    meeting: m.Meeting,
+    templates: CompilationTemplates,
+    limits: ZipLimits,
+    warnings: list[str],
 ) -> list[_Statement]:
-    """Each mission's current accepted submission with its statement file, in list order."""
+    """Each mission's current accepted submission with its statement file, in list order.
+
+    A submission whose file cannot be used is left out, with a warning; when all are,
+    StatementUnusable lists why."""
     rows = session.exec(
         select(m.Submission, m.Mission)
         .join(m.Mission, col(m.Submission.mission_id) == col(m.Mission.id))
@@ -217,9 +233,15 @@ def _statements(
     ):
         documents.setdefault(document.submission_id, []).append(document)
     statements = []
+    left_out: list[str] = []
     for submission, mission in rows:
         assert submission.id is not None
-        document = _statement_file(submission, mission, documents.get(submission.id, []))
+        where = f"{submission.reference} ({mission.code})"
+        try:
+            document = _statement_file(submission, mission, documents.get(submission.id, []))
+        except StatementUnusable as error:
+            left_out.append(str(error))
+            continue
         if not blobs.path_for(document.sha256).is_file():
             raise StatementFileMissing(
                 f"{submission.reference} ({mission.code}): the statement file "
@@ -227,6 +249,13 @@ def _statements(
                 f"({blobs.path_for(document.sha256)}); restore it from a backup or "
                 "reject the submission"
             )
+        problem = _unusable(blobs.get(document.sha256), limits)
+        if problem is not None:
+            left_out.append(
+                f"{where}: the statement {document.filename!r} {problem}: reject it, or ask "
+                "the delegation to resend it"
+            )
+            continue
         info = find_mission(mission.code)
         name = mission.names.get(templates.language) or mission.name
         statements.append(
@@ -239,8 +268,32 @@ def _statements(
                 sort_key=(sort_key(name), mission.code),
             )
         )
+    if left_out and not statements:
+        raise StatementUnusable(
+            f"no statement of {meeting.code} can be compiled: " + "; ".join(left_out)
+        )
+    for problem in left_out:
+        log.warning("%s", problem)
+        where, _, why = problem.partition(": ")
+        warnings.append(f"{where}: left out of the compilation: {why}")
     statements.sort(key=lambda statement: statement.sort_key)
     return statements
+
+
+def _unusable(content: bytes, limits: ZipLimits) -> str | None:
+    """Why a statement file cannot go into the compilation (a phrase after "the statement
+    'X.docx'"), or None. The same checks as at intake, with the desk's limits (a desk
+    decision can accept a file the checks refused, and a file may predate a check), then
+    python-docx must open it: all before the letter lists the delegation."""
+    try:
+        inspect_zip(content, limits)
+    except DocumentError as error:
+        return f"cannot be opened safely: {error}"
+    try:
+        docx.Document(io.BytesIO(content))
+    except Exception as error:  # python-docx and lxml raise many types for a bad file
+        return f"could not be read ({type(error).__name__})"
+    return None
 
 
 def _statement_file(
@@ -252,12 +305,12 @@ def _statement_file(
     where = f"{submission.reference} ({mission.code})"
     if not chosen:
         raise StatementUnusable(
-            f"{where} has no statement file: reject it, or ask the delegation to resend"
+            f"{where}: it has no statement file: reject it, or ask the delegation to resend"
         )
     if len(chosen) > 1:
         names = ", ".join(repr(d.filename) for d in chosen)
         raise StatementUnusable(
-            f"{where} has {len(chosen)} statement files ({names}) and the compilation "
+            f"{where}: it has {len(chosen)} statement files ({names}) and the compilation "
             "takes one: reject it, or ask the delegation to resend one statement"
         )
     document = chosen[0]
@@ -377,7 +430,6 @@ def _write_annex(
     statement: _Statement,
     number: int,
     templates: CompilationTemplates,
-    limits: ZipLimits,
     warnings: list[str],
 ) -> Annex:
     """ "Annex IV", its heading, "[Original: French]", then the statement itself."""
@@ -401,14 +453,7 @@ def _write_annex(
             templates.render("annex.original", {**context, "language": language}),
             style=_ORIGINAL,
         )
-    content = blobs.get(statement.document.sha256)
-    try:
-        inspect_zip(content, limits)
-    except DocumentError as error:
-        raise StatementUnusable(
-            f"{where}: the statement {statement.document.filename!r} cannot be opened "
-            f"safely: {error}"
-        ) from None
+    content = blobs.get(statement.document.sha256)  # checked by `_statements` (_unusable)
     try:
         report = merger.append(content)
     except Exception as error:  # python-docx and lxml raise many types for a bad file

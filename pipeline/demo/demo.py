@@ -21,13 +21,14 @@ from rich.markup import escape
 from rich.rule import Rule
 from sqlmodel import Session
 
-from pipeline.cli.render import submissions_table
+from pipeline.cli.render import safe_console, submissions_table
 from pipeline.demo import samples
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.ports import DevServerError
 from pipeline.devservers.smtp import CapturingSMTPServer
 from pipeline.documents.convert import find_libreoffice, soffice_convert
 from pipeline.documents.errors import DocumentError
+from pipeline.documents.sandbox import Confinement
 from pipeline.settings import parse_settings
 from pipeline.settings.models import Settings
 from pipeline.settings.toml_writer import to_toml
@@ -89,7 +90,8 @@ def seeds() -> list[Seed]:
             _ny(22, 11, 30),
         ),
         Seed(
-            "Someone writes from an address no mission registered",
+            "Someone writes from an address no mission registered (no server vouches for it:"
+            " filed, not answered)",
             statement("Atlantis", "attache@atlantis.example"),
             _ny(22, 12, 0),
         ),
@@ -155,7 +157,13 @@ def _legacy_seed() -> list[Seed]:
             )
         )
         try:
-            soffice_convert([source], "doc:MS Word 97", Path(folder))
+            # Our own sample: made in the sandbox where it works, else without.
+            soffice_convert(
+                [source],
+                "doc:MS Word 97",
+                Path(folder),
+                confinement=Confinement(allow_unsandboxed=True),
+            )
         except DocumentError:
             return []
         legacy = (Path(folder) / "Declaracion_Espana.doc").read_bytes()
@@ -225,7 +233,7 @@ def demo_config(base: Path, dovecot: ThrowawayDovecot, smtp: CapturingSMTPServer
 def run_demo(console: Console, *, keep: Path | None = None) -> None:
     if console.width < 120 and not console.is_terminal:
         # Piped or captured output: rich would assume 80 columns and crush the queue table.
-        console = Console(width=120, highlight=False)
+        console = safe_console(width=120, highlight=False)
     base = keep.absolute() if keep is not None else Path(tempfile.mkdtemp(prefix="intake-demo-"))
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)  # Dovecot's processes run as another user and must reach the maildir

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from pipeline.desk.views import NotFound, find_meeting, find_mission_row, find_submission
 from pipeline.replies.cancel import cancel_reply_row, cancel_unsent
+from pipeline.replies.compose import NOT_QUOTED
 from pipeline.replies.outbox import reply_message_id
 from pipeline.replies.templates import ReplyTemplates, format_date, format_local
 from pipeline.settings.models import LengthPolicy, MeetingStatus, Settings
@@ -194,7 +195,9 @@ def _queue_desk_reply(
         "deadline_passed": meeting is not None and meeting.deadline < m.utcnow(),
         "mission_name": mission.name if mission else (submission.sender or ""),
         "received_at": format_local(submission.received_at, zone),
-        "original_subject": record.subject or "(no subject)",
+        # Nothing the sender wrote is quoted to an address no mission registered.
+        "quote": mission is not None,
+        "original_subject": (record.subject or "(no subject)") if mission else NOT_QUOTED,
         "reason": reason,
         "supersedes": superseded.reference if superseded else None,
         "contacts": settings.contacts,

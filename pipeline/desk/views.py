@@ -74,6 +74,21 @@ class QueueOverview(JsonView):
     now: datetime
     meetings: list[MeetingOverview]
     unrouted_held: list[SubmissionRow] = field(default_factory=list)
+    # Automatic replies withheld in the last `WITHHELD_SPAN`, by why ("hourly_cap", ...).
+    withheld_replies: dict[str, int] = field(default_factory=dict)
+
+
+WITHHELD_SPAN = timedelta(hours=24)
+
+
+def withheld_replies(session: Session, *, since: datetime) -> dict[str, int]:
+    """How many automatic replies were withheld since then (`reply_suppressed`), by why."""
+    events = session.exec(
+        select(m.AuditEvent).where(
+            m.AuditEvent.kind == m.AuditKind.REPLY_SUPPRESSED, col(m.AuditEvent.at) >= since
+        )
+    )
+    return dict(Counter(str(event.detail.get("why", "?")) for event in events))
 
 
 def failed_replies(session: Session, meeting_id: int | None = None) -> list[dict[str, Any]]:
@@ -159,7 +174,12 @@ def queue_overview(session: Session, *, now: datetime, newest: int = 5) -> Queue
         for row in list_submissions(session, status=m.SubmissionStatus.HELD)
         if row.meeting is None
     ]
-    return QueueOverview(now=now, meetings=overviews, unrouted_held=unrouted)
+    return QueueOverview(
+        now=now,
+        meetings=overviews,
+        unrouted_held=unrouted,
+        withheld_replies=withheld_replies(session, since=now - WITHHELD_SPAN),
+    )
 
 
 # -- one submission ----------------------------------------------------------------------

@@ -14,7 +14,14 @@ process means a hostile or broken file can at worst hang or crash *that* process
 - input is written under a fixed, safe name (never the sender's filename) in a private temp
   directory that is removed afterwards;
 - LibreOffice exits 0 even when it cannot load a file, so the output itself is checked: it
-  must exist and be a zip (`PK`).
+  must exist and be a zip (`PK`);
+- LibreOffice runs confined (`pipeline.documents.sandbox`): without network, seeing only
+  the files of the call, with bounded memory and a clean environment; without a working
+  sandbox it does not run at all, unless the operator allowed that;
+- what goes in is checked first (`refuse_before_converting`): a file over the size cap,
+  and a zip (.odt) over the zip limits or with XML declarations in any part, are refused
+  unopened. LibreOffice builds its whole document in memory: what the streaming .docx
+  reader shrugs off, it chokes on.
 """
 
 from __future__ import annotations
@@ -35,8 +42,17 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pipeline.documents.errors import UnreadableDocument
+from pipeline.documents.errors import UnreadableDocument, UnsafeDocument
 from pipeline.documents.ole import word_fib_version
+from pipeline.documents.safety import DEFAULT_LIMITS, MIB, ZipLimits, inspect_zip
+from pipeline.documents.sandbox import (
+    STRICT,
+    Confinement,
+    SandboxUnavailable,
+    confine,
+    confined_environment,
+    program_paths,
+)
 from pipeline.documents.types import OLE2_MAGIC, ZIP_MAGIC, FileType
 
 log = logging.getLogger(__name__)
@@ -60,6 +76,10 @@ _WORD97_NFIB = 193
 _WORD95_FILTER = "MS Word 95"
 _INPUT_STEM = "input"
 _VERSION_TIMEOUT = 30.0
+# An ordinary statement converts in 1.5-2.5 s (a fresh profile included) on a 2-core
+# machine; 20 s leaves room for a busy machine and a long document, and bounds what a
+# hostile one costs.
+DEFAULT_TIMEOUT = 20.0
 
 
 class ConversionFailed(UnreadableDocument):
@@ -68,6 +88,11 @@ class ConversionFailed(UnreadableDocument):
 
 class ConversionUnavailable(Exception):
     """No LibreOffice on this machine: an operations problem, not the sender's."""
+
+
+class NoSandbox(ConversionUnavailable):
+    """LibreOffice is there but no sandbox works, and running it without one is not
+    allowed (`[documents] allow_unsandboxed_conversion`)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +130,7 @@ def tool_version(binary: str) -> str:
     Recorded with every conversion, so a conversion problem can be traced to a version.
     """
     try:
-        result = _run([binary, "--version"], timeout=_VERSION_TIMEOUT)
+        result = _run([binary, "--version"], timeout=_VERSION_TIMEOUT, env=confined_environment())
     except (OSError, subprocess.TimeoutExpired):
         return "LibreOffice (unknown version)"
     first_line = result.stdout.decode("utf-8", "replace").strip().splitlines()[:1]
@@ -170,11 +195,14 @@ def libreoffice_profile() -> Path:
 # --- running soffice ---------------------------------------------------------------------
 
 
-def _run(command: Sequence[str], *, timeout: float) -> subprocess.CompletedProcess[bytes]:
+def _run(
+    command: Sequence[str], *, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run in a new session; on timeout kill the whole process group before reaping.
 
     Killing before `wait()` matters: until the leader is reaped its PID (the group id)
-    cannot be reused, so `killpg` cannot hit an unrelated process group.
+    cannot be reused, so `killpg` cannot hit an unrelated process group. (A sandboxed
+    LibreOffice stays in the group, and bubblewrap kills it with its parent anyway.)
     """
     process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
         list(command),
@@ -182,6 +210,7 @@ def _run(command: Sequence[str], *, timeout: float) -> subprocess.CompletedProce
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        env=env,
     )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -202,19 +231,28 @@ def soffice_convert(
     binary: str | None = None,
     timeout: float = 60.0,
     infilter: str | None = None,
+    confinement: Confinement = STRICT,
 ) -> None:
     """Convert many files to `target` (e.g. "pdf:writer_pdf_Export") in ONE soffice run.
 
     One run costs about as much as a run for one file (start-up dominates), so callers with
     many files (test fixtures, batch jobs) should group them by target format. `infilter`
     forces one import filter for all inputs. Outputs land in `outdir` named after the
-    inputs; checking them is the caller's job.
-    Raises ConversionUnavailable without a binary, ConversionFailed on timeout or non-zero exit.
+    inputs; checking them is the caller's job. LibreOffice runs confined: it reads the
+    inputs, writes `outdir` and its profile, and sees nothing else (`confinement`).
+    Raises ConversionUnavailable without a binary (NoSandbox without a working sandbox,
+    when that is not allowed), ConversionFailed on timeout or non-zero exit.
     """
     soffice = find_libreoffice(binary)
     if soffice is None:
         raise ConversionUnavailable("LibreOffice (soffice) is not installed")
+    # The real path: the sandbox shows /usr/lib/libreoffice, or the folder of an install
+    # under /opt, not necessarily the folder of a link to it.
+    soffice = str(Path(soffice).resolve())
     profile = _current_profile()
+    # Absolute paths: the sandbox starts in its own /tmp.
+    sources = [Path(path).absolute() for path in inputs]
+    target_folder = Path(outdir).absolute()
     command = [
         soffice,
         f"-env:UserInstallation={profile.path.as_uri()}",
@@ -226,13 +264,27 @@ def soffice_convert(
         "--convert-to",
         target,
         "--outdir",
-        str(outdir),
-        *(str(path) for path in inputs),
+        str(target_folder),
+        *(str(path) for path in sources),
     ]
+    try:
+        confined = confine(
+            command,
+            confinement=confinement,
+            readable=[*program_paths(soffice), *sources],
+            writable=[target_folder, profile.path],
+        )
+    except SandboxUnavailable as error:
+        log.error(
+            "LibreOffice not started: %s. Install bubblewrap (apt-get install bubblewrap), "
+            "or set [documents] allow_unsandboxed_conversion = true to run it unconfined",
+            error,
+        )
+        raise NoSandbox(f"no sandbox for LibreOffice: {error}") from None
     # Threads of one process take turns: their shared profile allows one instance at a time.
     with profile.lock:
         try:
-            result = _run(command, timeout=timeout)
+            result = _run(confined, timeout=timeout, env=confined_environment())
         except subprocess.TimeoutExpired:
             _discard_profile(profile)
             log.warning("LibreOffice killed after %.1f s converting to %s", timeout, target)
@@ -246,22 +298,45 @@ def soffice_convert(
         raise ConversionFailed("the file could not be converted")
 
 
+def _size(limit: int) -> str:
+    return f"{limit / MIB:g} MB" if limit >= MIB else f"{limit / 1024:g} KB"
+
+
+def refuse_before_converting(
+    content: bytes, *, limits: ZipLimits = DEFAULT_LIMITS, max_bytes: int | None = None
+) -> None:
+    """Raise UnsafeDocument (or UnreadableDocument) for a file LibreOffice must not get:
+    over `max_bytes` as it came, or a zip (.odt, .docm, .dotx) that `inspect_zip` refuses
+    with `limits` (sizes, ratio, members, nested archives, XML declarations in any part).
+    """
+    if max_bytes is not None and len(content) > max_bytes:
+        raise UnsafeDocument(f"it is larger than {_size(max_bytes)}")
+    if content.startswith(ZIP_MAGIC):
+        inspect_zip(content, limits)
+
+
 def convert_to_docx(
     content: bytes,
     source_type: FileType,
     *,
     binary: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT,
     workdir: Path | None = None,
+    confinement: Confinement = STRICT,
+    limits: ZipLimits = DEFAULT_LIMITS,
+    max_bytes: int | None = None,
 ) -> Conversion:
     """Convert a legacy document to .docx bytes.
 
     `workdir` (default: the system temp dir) holds the private per-call directory, which is
     always removed. `timeout` bounds the LibreOffice run; threads of one process convert
     one at a time (they share its profile), so a call may first wait for another.
-    Raises ConversionUnavailable if LibreOffice is missing, ConversionFailed if it fails,
-    times out or produces no .docx (LibreOffice reports unloadable files, such as
-    password-protected ones, only on stderr and still exits 0).
+    First `refuse_before_converting` with `limits` and `max_bytes`: UnsafeDocument (or
+    UnreadableDocument) and LibreOffice never starts.
+    Raises ConversionUnavailable if LibreOffice is missing (NoSandbox if it cannot be
+    confined), ConversionFailed if it fails, times out or produces no .docx (LibreOffice
+    reports unloadable files, such as password-protected ones, only on stderr and still
+    exits 0).
     """
     source = _SOURCES.get(source_type)
     if source is None:
@@ -269,6 +344,7 @@ def convert_to_docx(
     extension, magic, infilter = source
     if not content.startswith(magic):
         raise ConversionFailed("the file is damaged")
+    refuse_before_converting(content, limits=limits, max_bytes=max_bytes)
     if source_type is FileType.DOC:
         version = word_fib_version(content)
         if version is not None and version < _WORD97_NFIB:
@@ -286,7 +362,13 @@ def convert_to_docx(
         path.write_bytes(content)
         started = time.monotonic()
         soffice_convert(
-            [path], DOCX_FILTER, outdir, binary=soffice, timeout=timeout, infilter=infilter
+            [path],
+            DOCX_FILTER,
+            outdir,
+            binary=soffice,
+            timeout=timeout,
+            infilter=infilter,
+            confinement=confinement,
         )
         seconds = time.monotonic() - started
         output = outdir / f"{_INPUT_STEM}.docx"

@@ -57,6 +57,9 @@ STYLES_PART = "word/styles.xml"
 APP_PART = "docProps/app.xml"
 CONTENT_TYPES_PART = "[Content_Types].xml"
 MAX_TITLE = 300
+# Parts `_Reader.collect` streams through a DtdGuard itself; `inspect_archive` checks
+# every other XML part (styles, settings, headers, relationships, ...) for declarations.
+_SCANNED_WHEN_READ = frozenset({MAIN_PART, FOOTNOTES_PART, ENDNOTES_PART})
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
@@ -327,7 +330,8 @@ def _title(reader: _Reader, body: _TextCollector) -> str | None:
 
 def _read(content: bytes, limits: ZipLimits) -> DocxText:
     with open_archive(content, limits) as archive:
-        inspect_archive(archive, limits)
+        # The body and the notes are scanned for declarations as they are parsed (`collect`).
+        inspect_archive(archive, limits, skip_xml=_SCANNED_WHEN_READ)
         reader = _Reader(archive, limits)
         if MAIN_PART not in reader.names:
             raise UnreadableDocument("it has no document body (word/document.xml)")

@@ -65,9 +65,7 @@ def load(path: Path = MODEL_PATH) -> Any:
         states = data["tk_states"].tolist()
         offsets = data["tk_offsets"].tolist()
         indices = data["tk_indices"].tolist()
-    output = {
-        state: tuple(indices[offsets[n] : offsets[n + 1]]) for n, state in enumerate(states)
-    }
+    output = {state: tuple(indices[offsets[n] : offsets[n + 1]]) for n, state in enumerate(states)}
     return LanguageIdentifier(
         nb_ptc, nb_pc, nb_ptc.shape[0], classes, nextmove, output, norm_probs=True
     )

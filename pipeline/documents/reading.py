@@ -2,16 +2,18 @@
 
 This is the one place that decides how each kind of file is opened: `.docx` through the
 safe, fast reader (`docx_reader`, after `safety.inspect_zip`); legacy `.doc`, `.rtf` and
-`.odt` through a LibreOffice conversion when it is available; PDF letters through
-`pdf_reader`. Every way a file can fail ends in a `StatementProblem` with a short phrase
-for the reply, never in an exception.
+`.odt` through a LibreOffice conversion when it is available, within `[documents]
+max_legacy_mb` and the zip limits, confined by `conversion_confinement`; PDF letters
+through `pdf_reader`. Every way a file can fail ends in a `StatementProblem` with a short
+phrase for the reply, never in an exception. Whether a message's files are opened at all
+is decided before (`pipeline.message.facts`: only for a registered, authenticated sender).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from pipeline.documents.convert import (
@@ -28,7 +30,8 @@ from pipeline.documents.length import Length, measure_text
 from pipeline.documents.letter import LetterCheck, check_letter
 from pipeline.documents.ole import inspect_ole
 from pipeline.documents.pdf_reader import read_pdf
-from pipeline.documents.safety import ZipLimits
+from pipeline.documents.safety import MIB, ZipLimits
+from pipeline.documents.sandbox import Confinement, sandbox_status
 from pipeline.documents.types import FileType
 from pipeline.settings.models import DocumentSettings
 
@@ -87,6 +90,83 @@ def zip_limits(settings: DocumentSettings) -> ZipLimits:
     )
 
 
+def conversion_limits(settings: DocumentSettings) -> ZipLimits:
+    """The zip limits for a file LibreOffice will open (.odt): those of a .docx, with the
+    unpacked sizes capped at `max_legacy_mb`. Intake's own reader streams a .docx part by
+    part; LibreOffice holds the whole document in memory."""
+    limits = zip_limits(settings)
+    legacy = settings.max_legacy_mb * MIB
+    return replace(
+        limits,
+        max_total_uncompressed=min(limits.max_total_uncompressed, legacy),
+        max_member_uncompressed=min(limits.max_member_uncompressed, legacy),
+    )
+
+
+def conversion_confinement(settings: DocumentSettings) -> Confinement:
+    """How LibreOffice is confined, from `[documents]` (pipeline.documents.sandbox)."""
+    return Confinement(
+        memory_mb=settings.conversion_memory_mb,
+        bwrap=settings.bwrap,
+        allow_unsandboxed=settings.allow_unsandboxed_conversion,
+    )
+
+
+def convert_legacy(content: bytes, file_type: FileType, settings: DocumentSettings) -> Conversion:
+    """A legacy file as .docx, within the configured limits and confinement.
+
+    Raises UnsafeDocument (over `max_legacy_mb`, an .odt over the zip limits or with XML
+    declarations: LibreOffice never starts), ConversionUnavailable (no LibreOffice, or
+    `convert_legacy = false`; NoSandbox when it cannot be confined) or ConversionFailed.
+    """
+    binary = find_libreoffice(settings.libreoffice) if settings.convert_legacy else None
+    if binary is None:
+        raise ConversionUnavailable("legacy files are not converted here")
+    return convert_to_docx(
+        content,
+        file_type,
+        binary=binary,
+        timeout=settings.conversion_timeout,
+        confinement=conversion_confinement(settings),
+        limits=conversion_limits(settings),
+        max_bytes=settings.max_legacy_mb * MIB,
+    )
+
+
+def describe_conversion(settings: DocumentSettings) -> tuple[bool, str]:
+    """(fine, one sentence): what becomes of legacy statements on this machine, for
+    `intake config check`. Not fine: no sandbox works here, and LibreOffice either will
+    not run (legacy statements are answered with a request for a .docx) or runs
+    unconfined because the operator allowed it."""
+    what = "legacy statements (.doc, .rtf, .odt)"
+    docx = "the reply asks for a .docx"
+    if not settings.convert_legacy:
+        return True, f"{what}: not converted ([documents] convert_legacy = false); {docx}"
+    if find_libreoffice(settings.libreoffice) is None:
+        return True, f"{what}: not converted (LibreOffice is not installed); {docx}"
+    status = sandbox_status(settings.bwrap)
+    limits = (
+        f"at most {settings.conversion_memory_mb} MB of memory and "
+        f"{settings.conversion_timeout:g} s, files up to {settings.max_legacy_mb} MB"
+    )
+    if status.works:
+        return True, (
+            f"{what}: converted in a sandbox ({status.binary}: no network, no view of the "
+            f"data folder or the secrets; {limits})"
+        )
+    if settings.allow_unsandboxed_conversion:
+        return False, (
+            f"{what}: converted WITHOUT a sandbox ({status.problem}; "
+            "allow_unsandboxed_conversion = true): LibreOffice can reach the network and "
+            f"read everything the worker can read; {limits}"
+        )
+    return False, (
+        f"{what}: NOT converted, {docx}: {status.problem}. Install "
+        "bubblewrap (apt-get install bubblewrap), or set [documents] "
+        "allow_unsandboxed_conversion = true to run LibreOffice unconfined"
+    )
+
+
 def read_docx_safely(content: bytes, settings: DocumentSettings) -> DocxText:
     """read_docx with the configured limits; raises only DocumentError."""
     try:
@@ -126,16 +206,13 @@ def read_statement(
             return StatementReading(file_type, problem=StatementProblem.MACROS)
 
     if file_type in CONVERTIBLE:
-        binary = find_libreoffice(settings.libreoffice) if settings.convert_legacy else None
-        if binary is None:
-            return StatementReading(file_type, problem=StatementProblem.LEGACY)
         try:
-            conversion = convert_to_docx(
-                content, file_type, binary=binary, timeout=settings.conversion_timeout
-            )
+            conversion = convert_legacy(content, file_type, settings)
         except ConversionUnavailable:
             return StatementReading(file_type, problem=StatementProblem.LEGACY)
-        except ConversionFailed as error:
+        except UnsafeDocument as error:
+            return StatementReading(file_type, problem=StatementProblem.UNSAFE, detail=str(error))
+        except DocumentError as error:  # ConversionFailed, or a damaged .odt
             return StatementReading(
                 file_type, problem=StatementProblem.UNREADABLE, detail=str(error)
             )
@@ -197,17 +274,13 @@ def letter_text(
     if file_type is FileType.DOCX:
         docx = read_docx_safely(content, settings)
         return docx.text, docx.pages
-    if file_type in CONVERTIBLE and settings.convert_legacy:
-        binary = find_libreoffice(settings.libreoffice)
-        if binary is not None:
-            try:
-                converted = convert_to_docx(
-                    content, file_type, binary=binary, timeout=settings.conversion_timeout
-                )
-            except (ConversionFailed, ConversionUnavailable):
-                return None, None
-            docx = read_docx_safely(converted.content, settings)
-            return docx.text, docx.pages
+    if file_type in CONVERTIBLE:
+        try:
+            converted = convert_legacy(content, file_type, settings)
+        except (ConversionFailed, ConversionUnavailable):
+            return None, None  # UnsafeDocument goes up: the letter is unreadable, and why
+        docx = read_docx_safely(converted.content, settings)
+        return docx.text, docx.pages
     return None, None  # an image, or a format we cannot read: to be verified by a person
 
 

@@ -8,9 +8,13 @@ sizes, and an attacker writes whatever numbers pass the checks.
 
 The layers, cheapest first:
 
-* `inspect_zip` reads only the central directory and the first bytes of each member: how
+* `inspect_zip` reads the central directory and the first bytes of each member: how
   many members, their declared sizes and compression ratios, encryption, duplicate names,
-  and archives hidden inside the archive. It inflates nothing whole.
+  and archives hidden inside the archive. The only members it inflates whole are the XML
+  parts (any member whose first bytes are XML, whatever its name: `styles.xml` as much
+  as `document.xml`, an .odt's parts as much as a .docx's), streamed through `DtdGuard`
+  within the limits below, so a DOCTYPE anywhere refuses the file before Intake's reader,
+  python-docx in the compilation, or LibreOffice parses any of it.
 * `iter_member` / `read_member` inflate one member in chunks and stop the moment the real
   output passes a limit, whatever the directory claimed. (CPython's zipfile also clips a
   member at its declared size; this does not rely on that.)
@@ -20,8 +24,9 @@ The layers, cheapest first:
   (an exotic encoding) once parsing is done.
 
 Nested archives. Word keeps embedded OLE objects and spreadsheets in `word/embeddings/`,
-ActiveX controls in `word/activeX/` and macros in `vbaProject.bin`; all of those are zip
-or OLE2 files in their own right and are legitimate. They count as *embedded objects*
+ActiveX controls in `word/activeX/` and macros in `vbaProject.bin` (an .odt keeps an OLE
+object as `Object 1`, `Object 2`, ... at the top); all of those are zip or OLE2 files in
+their own right and are legitimate. They count as *embedded objects*
 (at most `max_embedded`). An archive anywhere else in the package counts as a *nested
 archive* (at most `max_nested_archives`, by default none): nothing in a real statement
 puts one there. Embedded objects are never opened by this stage, so what they contain
@@ -37,6 +42,7 @@ import io
 import re
 import zipfile
 from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +59,10 @@ CHUNK_SIZE = 64 * 1024
 # Folders (and one file name) where Word legitimately stores archives of its own.
 EMBEDDING_FOLDERS = ("word/embeddings/", "word/activeX/")
 MACRO_PART = "vbaproject.bin"
+# An OpenDocument file's embedded OLE objects: "Object 1", "Object 2", ... at the top.
+_ODF_OBJECT = re.compile(r"object \d+")
+# How much of a member is read to tell an archive or an XML part from anything else.
+_HEAD_SIZE = 512
 # zip (local header, empty archive, spanned), OLE2, RAR, 7-Zip. Not gzip: Word stores
 # compressed metafiles (.emz, .wmz) as gzip in word/media/.
 _ARCHIVE_MAGICS = (
@@ -184,15 +194,122 @@ def _check_entries(infos: list[zipfile.ZipInfo], limits: ZipLimits) -> None:
 
 
 def is_embedding(name: str) -> bool:
-    """Whether a member sits where Word keeps embedded objects, controls or macros."""
+    """Whether a member sits where Word (or an .odt) keeps embedded objects, controls or
+    macros."""
     lowered = name.lower()
-    return lowered.startswith(EMBEDDING_FOLDERS) or lowered.rsplit("/", 1)[-1] == MACRO_PART
+    return (
+        lowered.startswith(EMBEDDING_FOLDERS)
+        or lowered.rsplit("/", 1)[-1] == MACRO_PART
+        or _ODF_OBJECT.fullmatch(lowered) is not None
+    )
 
 
-def _check_nested(
-    archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], limits: ZipLimits
+def _looks_like_xml(head: bytes) -> bool:
+    """An XML part's first bytes: `<` after an optional UTF-8 byte-order mark and white
+    space, or the UTF-16/32 patterns of `_wide_encoding`. Media, fonts and `mimetype` are
+    not; a parser would refuse a part that starts otherwise before reading any DTD."""
+    if _wide_encoding(head[:4]) is not None:
+        return True
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"<")
+
+
+_PROLOG_SPACE = " \t\r\n\ufeff"
+
+
+class PrologScan:
+    """Reads an XML part up to its root element and refuses a declaration before it.
+
+    A DOCTYPE, and with it any ENTITY, can only stand in the prolog, before the root
+    element (XML 1.0, section 2.8: `document ::= prolog element Misc*`); after the root
+    element has started, a parser stops at one as an error. So this scan ends where the
+    root element starts, usually within the first hundred bytes, whatever the size of
+    the part. It follows the prolog's own grammar (white space, processing instructions
+    such as `<?xml ...?>`, comments): a `<!` that opens anything but a comment is
+    refused, and a comment cannot hide a declaration behind a fake `<root>`. Text that is
+    no markup at all where the prolog expects some is refused as not XML.
+    UTF-16/32 parts are decoded (`_wide_encoding`); anything else is read as bytes.
+    """
+
+    def __init__(self) -> None:
+        self.done = False
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._start = b""  # the first bytes, until there are enough to tell the encoding
+        self._pending = ""
+        self._awaiting: str | None = None  # the end of the comment or PI being skipped
+
+    def feed(self, chunk: bytes) -> None:
+        if self.done:
+            return
+        if self._decoder is None:
+            chunk = self._start + chunk
+            if len(chunk) < 4:
+                self._start = chunk
+                return
+            encoding = _wide_encoding(chunk[:4])
+            if encoding is None:
+                # One character per byte: the markers are ASCII in every encoding Word,
+                # LibreOffice and the parsers here read without a wide decoder.
+                encoding = "latin-1"
+                chunk = chunk.removeprefix(b"\xef\xbb\xbf")
+            self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        text = self._pending + self._decoder.decode(chunk)
+        self._pending = ""
+        at = 0
+        while True:
+            if self._awaiting is not None:
+                end = text.find(self._awaiting, at)
+                if end < 0:  # keep only what could start the end marker
+                    self._pending = text[max(at, len(text) - len(self._awaiting) + 1) :]
+                    return
+                at = end + len(self._awaiting)
+                self._awaiting = None
+            while at < len(text) and text[at] in _PROLOG_SPACE:
+                at += 1
+            head = text[at : at + 4]
+            if not head:
+                return
+            if head[0] != "<":
+                raise UnreadableDocument(NOT_XML)
+            if head.startswith("<?"):
+                self._awaiting, at = "?>", at + 2
+            elif head.startswith("<!--"):
+                self._awaiting, at = "-->", at + 4
+            elif head.startswith("<!") and not "<!--".startswith(head):
+                raise UnsafeDocument(XML_DECLARATIONS)
+            elif len(head) > 1 and head[1] not in "?!":
+                self.done = True  # the root element: the prolog is over
+                return
+            else:  # "<", "<!" or "<!-" at the end of the text: wait for more
+                self._pending = text[at:]
+                return
+
+
+def _refuse_declarations(
+    archive: zipfile.ZipFile, name: str, limits: ZipLimits, head: bytes
 ) -> None:
-    """Count archives inside the archive by their first bytes (names lie too).
+    """Refuse a declaration in the prolog of the member `name`, whose first bytes are
+    `head`; read further (within the limits) only while the prolog goes on."""
+    scan = PrologScan()
+    scan.feed(head)
+    if scan.done:
+        return
+    scan = PrologScan()
+    with closing(iter_member(archive, name, limits)) as chunks:
+        for chunk in chunks:
+            scan.feed(chunk)
+            if scan.done:
+                return
+
+
+def _check_members(
+    archive: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    limits: ZipLimits,
+    skip_xml: frozenset[str],
+) -> None:
+    """Count archives inside the archive by their first bytes (names lie too), and refuse
+    XML declarations in every XML part but those in `skip_xml` (which the caller scans
+    itself as it parses them).
 
     Opening each member also makes zipfile compare its local header with the central
     directory, which catches a good share of damaged files early.
@@ -202,25 +319,32 @@ def _check_nested(
         if info.is_dir():
             continue
         with archive.open(info) as stream:
-            head = stream.read(8)
-        if not head.startswith(_ARCHIVE_MAGICS):
-            continue
-        if is_embedding(info.filename):
-            embedded += 1
-            if embedded > limits.max_embedded:
-                raise UnsafeDocument(f"it embeds more than {limits.max_embedded} objects")
-        else:
-            nested += 1
-            if nested > limits.max_nested_archives:
-                raise UnsafeDocument("it contains another archive")
+            head = stream.read(_HEAD_SIZE)
+        if head.startswith(_ARCHIVE_MAGICS):
+            if is_embedding(info.filename):
+                embedded += 1
+                if embedded > limits.max_embedded:
+                    raise UnsafeDocument(f"it embeds more than {limits.max_embedded} objects")
+            else:
+                nested += 1
+                if nested > limits.max_nested_archives:
+                    raise UnsafeDocument("it contains another archive")
+        elif info.filename not in skip_xml and _looks_like_xml(head):
+            _refuse_declarations(archive, info.filename, limits, head)
 
 
-def inspect_archive(archive: zipfile.ZipFile, limits: ZipLimits = DEFAULT_LIMITS) -> None:
+def inspect_archive(
+    archive: zipfile.ZipFile,
+    limits: ZipLimits = DEFAULT_LIMITS,
+    *,
+    skip_xml: frozenset[str] = frozenset(),
+) -> None:
     """`inspect_zip` for an archive already made by `open_archive` (a caller that goes on
-    to read it saves a second parse of the central directory)."""
+    to read it saves a second parse of the central directory). `skip_xml`: parts the
+    caller itself streams through `DtdGuard` (their declarations are refused there)."""
     infos = archive.infolist()
     _check_entries(infos, limits)
-    _check_nested(archive, infos, limits)
+    _check_members(archive, infos, limits, skip_xml)
 
 
 def open_archive(content: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> zipfile.ZipFile:
@@ -230,9 +354,11 @@ def open_archive(content: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> zipfile.
 
 
 def inspect_zip(content: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> None:
-    """Refuse an archive that could exhaust memory, without inflating it.
+    """Refuse an archive that could exhaust memory or abuse a parser, inflating nothing
+    but its XML parts, in chunks, within `limits`.
 
-    Raises UnsafeDocument (bomb, too many members, nested archives, duplicate parts) or
+    Raises UnsafeDocument (bomb, too many members, nested archives, duplicate parts, XML
+    entity declarations in any part) or
     UnreadableDocument (not a zip, truncated, encrypted, unknown compression). The
     phrases are short enough to quote in a reply: "... because it unpacks to more than
     200 MB".

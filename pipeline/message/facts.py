@@ -2,11 +2,20 @@
 
 Understanding (this module and `pipeline.documents`) and judging (`pipeline.checks`) are
 kept apart: a check reads facts and returns a verdict, it never parses anything itself.
+
+Cheap facts first, files after. Who sent the message (the mission, from the run's
+directory snapshot), which meeting, whether it is a duplicate: all known from the header.
+Opening the files (reading a .docx, a PDF, converting a legacy file with LibreOffice) is
+the expensive and exposed part, so the caller's `screen` sees those cheap facts first and
+says whether the files are worth opening: the worker opens them only when the sender
+checks alone would let the message through (a registered, authenticated sender; no
+automatic mail). A stranger's .odt never reaches LibreOffice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from pipeline.documents.docx_reader import DocxText
@@ -42,6 +51,9 @@ class Facts:
     length_limit: int | None = None
     length_tolerance: float = 0.0
     duplicate_of: int | None = None
+    # False when `screen` kept the files closed: `documents` is then what names and
+    # file types say, `statement` and `letter` are None, and the document checks pass.
+    documents_opened: bool = True
 
     @property
     def meeting(self) -> MeetingRef | None:
@@ -82,9 +94,32 @@ def gather_facts(
     own_addresses: frozenset[str],
     settings: DocumentSettings,
     duplicate_of: int | None = None,
+    screen: Callable[[Facts], bool] | None = None,
 ) -> Facts:
+    """The message's facts. With `screen`, it is first given the facts known without
+    opening any file (`documents_opened=False`); the files are opened only if it returns
+    True, and otherwise those facts are the answer."""
     attachments = message.attachments
     types = [detect_type(a.content) for a in attachments]
+    mission = directory.mission_for(message.sender)
+    routing = route(message, directory.meetings)
+    unopened = Facts(
+        message=message,
+        received_at=received_at,
+        raw_sha256=raw_sha256,
+        mission=mission,
+        routing=routing,
+        documents=classify(attachments, types=types, texts={}),
+        statement=None,
+        letter=None,
+        own_addresses=own_addresses,
+        length_limit=length_limit(routing.meeting, None, settings),
+        length_tolerance=settings.length_tolerance,
+        duplicate_of=duplicate_of,
+        documents_opened=False,
+    )
+    if screen is not None and not screen(unopened):
+        return unopened
 
     # Each readable file is opened once: its text tells a letter from a statement, and
     # then serves the statement or letter checks.
@@ -121,7 +156,6 @@ def gather_facts(
             already_read=docx_reads.get(chosen.index),
         )
 
-    mission = directory.mission_for(message.sender)
     letter: LetterReading | None = None
     if documents.cover_letter is not None:
         chosen = documents.cover_letter
@@ -139,19 +173,12 @@ def gather_facts(
             known_text=known,
         )
 
-    routing = route(message, directory.meetings)
     language = statement.language if statement is not None else None
-    return Facts(
-        message=message,
-        received_at=received_at,
-        raw_sha256=raw_sha256,
-        mission=mission,
-        routing=routing,
+    return replace(
+        unopened,
         documents=documents,
         statement=statement,
         letter=letter,
-        own_addresses=own_addresses,
         length_limit=length_limit(routing.meeting, language, settings),
-        length_tolerance=settings.length_tolerance,
-        duplicate_of=duplicate_of,
+        documents_opened=True,
     )

@@ -41,6 +41,7 @@ from typing import Any
 import mailparser
 
 from pipeline.message.tnef import WINMAIL_NAME, is_tnef, read_tnef
+from pipeline.printable import visible
 from pipeline.settings.models import LimitsSettings
 from pipeline.storage.blobs import sha256_hex
 
@@ -122,6 +123,10 @@ class ParsedMessage:
     """The content types of the message's own MIME parts, the top one first, in order.
     The parts of a message attached to it (`message/rfc822`) are that message's, not
     listed: a delegation that forwards a bounce does not send a bounce."""
+    refused_sender: str | None = None
+    """The From address as written, with its control characters made visible
+    (`"ops\\x1b[2J"@evil.example`), when it was refused for characters no address may
+    have; `sender` is then None. For the desk: nobody is ever written to at it."""
 
     def header(self, name: str) -> tuple[str, ...]:
         """All values of a header, case-insensitively; empty when absent."""
@@ -283,6 +288,8 @@ def bound_name(name: str, limit: int = _MAX_NAME) -> str:
 # --- Limits, checked before mail-parser sees the bytes ----------------------------------------
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
 def _dashes_at_line_start(raw: bytes, position: int) -> int | None:
     """Where the next line starting with "--" begins, from `position`; None if none.
 
@@ -293,6 +300,8 @@ def _dashes_at_line_start(raw: bytes, position: int) -> int | None:
             return found
         position = found + 1
     return None
+
+
 _HEADER_LINE = re.compile(rb"From |[\041-\071\073-\176]*:|[\t ]")
 _WHITESPACE_ONLY = re.compile(rb"[ \t]*")
 # Each line break followed by another is a blank line: a new block in a delivery report.
@@ -727,13 +736,33 @@ def bound_structure(raw: bytes, limits: LimitsSettings) -> tuple[bytes, tuple[st
 
 
 def _address(value: str | None) -> str | None:
+    """The address, lower-cased; None when there is none, or when it has a character no
+    address may have (a space, a control character such as ESC, a direction override:
+    RFC 5321 allows none of them, even quoted). Such an address is never written to, nor
+    printed, nor matched against a mission's senders (see `refused_address`)."""
     if not value:
         return None
     _, address = parseaddr(value)
     address = address.strip().lower()
-    if "@" not in address or any(ch.isspace() for ch in address):
+    if "@" not in address or not _printable_address(address):
         return None
     return address
+
+
+def _printable_address(address: str) -> bool:
+    return all(ch.isprintable() and not ch.isspace() for ch in address)
+
+
+def refused_address(value: str | None) -> str | None:
+    """What the header named, made visible, when `_address` refused it for its
+    characters (not for being absent or without a domain); else None."""
+    if not value:
+        return None
+    _, address = parseaddr(value)
+    address = address.strip()
+    if "@" not in address or _printable_address(address.lower()):
+        return None
+    return visible(address)
 
 
 def _addresses(values: Iterable[str]) -> tuple[str, ...]:
@@ -1023,6 +1052,10 @@ def parse_message(raw: bytes, *, limits: LimitsSettings | None = None) -> Parsed
         sender_name_raw, sender_raw = parseaddr(from_raw) if from_raw else ("", "")
         sender_name, found = header_text(sender_name_raw, limit=200)
         problems += [f"sender name: {p}" for p in found]
+        sender_text = _header_bytes_text(sender_raw)[0]
+        refused_sender = refused_address(sender_text)
+        if refused_sender is not None:
+            problems.append(f"From: an address no mail can go to, refused: {refused_sender}")
         subject, found = header_text(next(iter(_raw_values(message, "Subject")), ""))
         problems += [f"subject: {p}" for p in found]
 
@@ -1048,7 +1081,7 @@ def parse_message(raw: bytes, *, limits: LimitsSettings | None = None) -> Parsed
         return ParsedMessage(
             message_id=message_id if 0 < len(message_id) <= MAX_MESSAGE_ID else None,
             subject=subject,
-            sender=_address(_header_bytes_text(sender_raw)[0]),
+            sender=_address(sender_text),
             sender_name=sender_name or None,
             reply_to=reply_to[0] if reply_to else None,
             recipients=recipients,
@@ -1060,6 +1093,7 @@ def parse_message(raw: bytes, *, limits: LimitsSettings | None = None) -> Parsed
             decoding_problems=_unique(problems, _MAX_PROBLEMS),
             winmail=winmail,
             part_types=_own_part_types(message),
+            refused_sender=refused_sender,
         )
     except Exception as error:  # the last line of defence: never anything but this
         raise UnreadableMessage(f"{type(error).__name__}: {error}") from error

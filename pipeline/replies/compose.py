@@ -5,10 +5,17 @@ zone, and the deadline is a New York date and time.
 
 Where a reply goes is decided here, conservatively, because every reply is mail we send
 to an address someone else chose: never to ourselves (a loop), never when the sender
-could not be authenticated (backscatter to whoever owns a forged From), and to Reply-To
-only when it stays within the sender's own domain and does not look like a list (a
-Reply-To is unauthenticated, and a list would spread one delegation's rejection to all
-its members). Subjects are made one clean line here too, whatever a template quotes.
+could not be authenticated (backscatter to whoever owns a forged From), never to an
+address with characters SMTP cannot carry as we send it (controls, non-ASCII: see
+`unusable_address`), and to Reply-To only for a registered sender, when it stays within
+the sender's own domain and does not look like a list (a Reply-To is unauthenticated,
+and a list would spread one delegation's rejection to all its members). Subjects are
+made one clean line here too, whatever a template quotes.
+
+Nothing the sender wrote is quoted to an address no mission registered: not the
+subject, not a file name, not a detail read from a file (`quote` is False for the
+templates, and those values are replaced by `NOT_QUOTED`). Whoever forged the From
+would otherwise choose the text Intake mails to it.
 """
 
 from __future__ import annotations
@@ -35,6 +42,13 @@ DEFAULT_ZONE = ZoneInfo("America/New_York")
 SUBJECT_LIMIT = 400
 # The original subject quoted in a body: enough to recognise the message.
 QUOTED_SUBJECT_LIMIT = 200
+# What a text shows instead of the sender's own words (subject, file names, details)
+# when the reply goes to an unregistered address; the shipped texts leave them out
+# (`quote` is False), this only reaches texts written before the flag existed.
+NOT_QUOTED = "(not quoted)"
+# Reason parameters that carry what the sender wrote: file names, and details read from
+# the files (a parser's message may quote a part's name).
+SENDER_WRITTEN = frozenset({"filename", "filenames", "detail"})
 
 # Local parts and hosts that belong to list software or to nobody.
 _LIST_LOCALPARTS = {"listserv", "majordomo", "mailman", "sympa", "lists"}
@@ -55,12 +69,16 @@ class ComposedReply:
     rendered: RenderedReply
 
 
-def _reason_params(params: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+def _reason_params(params: dict[str, Any], zone: ZoneInfo, *, quote: bool) -> dict[str, Any]:
     enriched = dict(params)
     for key in ("received_at", "deadline"):
         value = params.get(key)
         if isinstance(value, str):
             enriched[f"{key}_local"] = format_local(datetime.fromisoformat(value), zone)
+    if not quote:
+        for key in SENDER_WRITTEN & enriched.keys():
+            enriched[key] = [NOT_QUOTED] if isinstance(enriched[key], list) else NOT_QUOTED
+    enriched["quote"] = quote
     return enriched
 
 
@@ -78,7 +96,8 @@ def compose_reply(
     address is safe to write to."""
     if decision.outcome is MessageOutcome.IGNORED or withheld_by(decision.codes) is not None:
         return None
-    to_address = reply_target(facts.message, facts.own_addresses)
+    registered = facts.mission is not None
+    to_address = reply_target(facts.message, facts.own_addresses, follow_reply_to=registered)
     if not to_address:
         return None
     if decision.outcome is MessageOutcome.HELD and not settings.replies.notify_held:
@@ -88,21 +107,26 @@ def compose_reply(
 
     def text(action: Action) -> list[str]:
         return [
-            templates.reason_text(r.code, _reason_params(dict(r.params), zone))
+            templates.reason_text(r.code, _reason_params(dict(r.params), zone, quote=registered))
             for r in decision.with_action(action)
             if templates.has_reason(r.code)
         ]
 
     quoted_subject = _shorten(facts.message.subject, QUOTED_SUBJECT_LIMIT) or "(no subject)"
     context: dict[str, Any] = {
+        # False for an unregistered address: no subject, file name or detail is quoted.
+        "quote": registered,
         "reference": reference,
         "meeting": meeting,
         "meeting_date": format_date(meeting.date) if meeting else "",
         "deadline": format_local(meeting.deadline, zone) if meeting else "",
         "mission_name": facts.mission.name if facts.mission else (facts.message.sender or ""),
         "received_at": format_local(facts.received_at, zone),
-        "original_subject": quoted_subject,
-        "files": [{"role": _ROLE_LABELS.get(f.role, f.role), "name": f.name} for f in files],
+        "original_subject": quoted_subject if registered else NOT_QUOTED,
+        "files": [
+            {"role": _ROLE_LABELS.get(f.role, f.role), "name": f.name if registered else NOT_QUOTED}
+            for f in files
+        ],
         "supersedes": supersedes,
         "notes": text(Action.NOTE),
         "late": "late" in decision.codes,
@@ -131,19 +155,25 @@ def withheld_by(codes: Iterable[str]) -> str | None:
     return next((code for code in codes if code in NO_REPLY_REASONS), None)
 
 
-def reply_target(message: ParsedMessage, own_addresses: frozenset[str]) -> str | None:
+def reply_target(
+    message: ParsedMessage, own_addresses: frozenset[str], *, follow_reply_to: bool = True
+) -> str | None:
     """Where an automatic reply to this message may go, or None when nowhere is safe.
 
     From, unless a single Reply-To names another mailbox of the same domain (or a
-    subdomain, or a parent domain) that is neither a list nor a no-reply address. Never
-    one of our own addresses, with or without a "+tag".
+    subdomain, or a parent domain) that is neither a list nor a no-reply address (and
+    `follow_reply_to`: not for an unregistered sender, whose From alone was
+    authenticated). Never one of our own addresses, with or without a "+tag"; never an
+    address `unusable_address` refuses.
     """
     sender = message.sender
-    if not sender or "@" not in sender:
+    if not sender or "@" not in sender or unusable_address(sender) is not None:
         return None
     reply_to = message.reply_to
     usable = (
-        reply_to is not None
+        follow_reply_to
+        and reply_to is not None
+        and unusable_address(reply_to) is None
         and _single_address(message.header("reply-to"))
         and _same_family(_domain(reply_to), _domain(sender))
         and not _list_like(reply_to)
@@ -153,6 +183,23 @@ def reply_target(message: ParsedMessage, own_addresses: frozenset[str]) -> str |
     if _canonical(target) in own or _canonical(sender) in own:
         return None
     return target
+
+
+def unusable_address(address: str) -> str | None:
+    """Why no mail may be sent to this address, or None when it is fine.
+
+    Printable ASCII only, without spaces: a control character (ESC sequences in a quoted
+    local part) must reach neither the SMTP conversation nor a terminal, and a non-ASCII
+    address needs SMTPUTF8 end to end, which Intake does not ask for: such a sender is
+    filed and the desk told, rather than a reply failing or being mangled on the way.
+    """
+    if any(not ch.isprintable() for ch in address):
+        return "the address has control or formatting characters"
+    if not address.isascii():
+        return "the address is not ASCII (it would need SMTPUTF8)"
+    if any(ch.isspace() for ch in address) or "@" not in address:
+        return "not a mail address"
+    return None
 
 
 def _domain(address: str) -> str:

@@ -35,6 +35,7 @@ from sqlmodel import Session, col, select
 
 from pipeline.replies.cancel import SendVerdict, check_before_sending
 from pipeline.replies.claims import Claimant, claimant, release_dead_claims, worker_label
+from pipeline.replies.compose import unusable_address
 from pipeline.replies.headers import add_threading_headers
 from pipeline.replies.smtp import SmtpRejected, SmtpSender, SmtpUnavailable
 from pipeline.settings.models import Settings, SmtpSettings
@@ -274,9 +275,7 @@ def send_pending(engine: Engine, settings: Settings, *, limit: int | None = None
         return _send_pass(engine, settings, me, limit)
 
 
-def _send_pass(
-    engine: Engine, settings: Settings, me: Claimant, limit: int | None
-) -> SendReport:
+def _send_pass(engine: Engine, settings: Settings, me: Claimant, limit: int | None) -> SendReport:
     report = SendReport()
     now = utcnow()
     release_dead_claims(engine, me, now=now, stale_before=now - settings.worker.stale_claim)
@@ -289,9 +288,7 @@ def _send_pass(
         report.error = str(error)
     try:
         handled = 0
-        while (limit is None or handled < limit) and (
-            chunk := _claim_chunk(engine, now, me)
-        ):
+        while (limit is None or handled < limit) and (chunk := _claim_chunk(engine, now, me)):
             with Session(engine) as session:
                 rows = {
                     r.id: r for r in session.exec(select(Reply).where(col(Reply.id).in_(chunk)))
@@ -334,6 +331,14 @@ def _send_one(
         report.cancelled += 1
         return smtp
     if verdict is SendVerdict.SKIP:
+        return smtp
+    unusable = unusable_address(reply.to_address)
+    if unusable is not None:
+        # Filed before addresses were checked, or written by hand: never sent, failed
+        # for good at once so the desk sees it (`intake replies list --status failed`).
+        report.failed += _failed_attempt(
+            engine, reply.id, reply.attempts, settings, f"not sent: {unusable}", permanent=True
+        )
         return smtp
     if smtp is None:
         assert report.error is not None

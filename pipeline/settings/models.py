@@ -235,6 +235,12 @@ class RepliesSettings(Strict):
     # meeting and set of reasons, and one per unregistered address whatever it is about:
     # a mail loop or a flood of bad messages never becomes a flood of replies.
     rejection_window_hours: int = Field(default=24, ge=0)
+    # Within the same window (0 here: no such limit), at most this many rejections and
+    # "under review" notices to one address, whatever their meetings and reasons.
+    max_rejections_per_address: int = Field(default=5, ge=0)
+    # At most this many automatic rejections and "under review" notices in any hour, to
+    # all addresses together (0: no cap); the rest are filed without one, for the desk.
+    max_rejections_per_hour: int = Field(default=100, ge=0)
 
 
 class LimitsSettings(Strict):
@@ -327,10 +333,21 @@ DEFAULT_CHECKS: list[str] = [
 class DocumentSettings(Strict):
     """How statements and cover letters are read; limits that keep hostile files harmless."""
 
-    # Legacy .doc, .rtf and .odt statements are converted to .docx with LibreOffice.
+    # Legacy .doc, .rtf and .odt statements are converted to .docx with LibreOffice, in a
+    # bubblewrap sandbox (no network, no data folder, no secrets; docs/security.md).
     convert_legacy: bool = True
     libreoffice: str | None = None  # path to soffice; default: found on PATH
-    conversion_timeout: float = Field(default=60.0, gt=0)
+    conversion_timeout: float = Field(default=20.0, gt=0)
+    bwrap: str | None = None  # path to bubblewrap; default: found on PATH
+    # Without a working sandbox legacy files are not converted (the reply asks for a
+    # .docx), unless this is true: then LibreOffice runs with the network and every file
+    # the worker can read. Only where a document's links cannot reach anything.
+    allow_unsandboxed_conversion: bool = False
+    # Address space (and largest file written) of one LibreOffice run, in MiB.
+    conversion_memory_mb: int = Field(default=1024, ge=512)
+    # The largest legacy file LibreOffice is given: a .doc or .rtf as sent, an .odt
+    # once unpacked. Anything larger is refused unopened (statement_unsafe).
+    max_legacy_mb: int = Field(default=20, ge=1)
     # Limits checked before any parser opens a .docx (a zip): sizes once unpacked.
     max_unpacked_mb: int = Field(default=200, ge=1)
     max_member_mb: int = Field(default=100, ge=1)
@@ -387,14 +404,64 @@ class DeskSettings(Strict):
         return value
 
 
+MIN_SECRET_KEY_LENGTH = 32
+MAKE_SECRET_KEY = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'  # noqa: S105
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` is too weak to sign session cookies, or None.
+
+    A weak key is found offline from any cookie the login page hands out (three
+    characters took half a second) and then signs a cookie for anyone. What a machine made
+    at random passes: 32 characters or more, at least 8 different ones (32 hexadecimal
+    digits have fewer than 8 once in a million), no pattern repeated (three quarters of
+    its three-character runs differ) and not a sequence (`abcd...`, `0123...`). A word,
+    a name or a passphrase can pass these and is still weak: make the key with a program.
+    """
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"it has {len(key)} characters"
+    if len(set(key)) < 8:
+        return "it has too few different characters"
+    runs = [key[i : i + 3] for i in range(len(key) - 2)]
+    if len(set(runs)) < 0.75 * len(runs):
+        return "it repeats a pattern"
+    steps = sum(1 for i in range(len(key) - 1) if abs(ord(key[i]) - ord(key[i + 1])) == 1)
+    if steps >= (len(key) - 1) / 2:
+        return "it is a sequence"
+    return None
+
+
 class WebSettings(Strict):
     host: str = "127.0.0.1"
     port: Port = 8080
-    # Signs session cookies. Default: a random key kept in the data directory.
+    # Signs session cookies. Default: a random key kept in the data directory. A key
+    # given here (or as INTAKE_WEB__SECRET_KEY) must be 32 or more random characters.
     secret_key: SecretStr | None = None
     session_minutes: int = Field(default=480, ge=5)
     # Set when the dashboard is served over HTTPS (behind a proxy): cookies only over TLS.
     secure_cookies: bool = False
+    # Password guessing: this many failed sign-ins for one user name (existing or not),
+    # or from one address, within login_failure_window_minutes, and sign-ins for that name
+    # or from that address are refused for login_lockout_minutes.
+    login_failures_per_user: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_failure_window_minutes: int = Field(default=15, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _random_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # Empty means "not set": the generated key file. The key itself is never echoed.
+        if value is None or not value.get_secret_value():
+            return value
+        problem = secret_key_problem(value.get_secret_value())
+        if problem is not None:
+            raise ValueError(
+                f"is too weak to sign the dashboard's session cookies ({problem}): set "
+                f"[web] secret_key or INTAKE_WEB__SECRET_KEY to 32 or more random "
+                f"characters, e.g. the output of {MAKE_SECRET_KEY}"
+            )
+        return value
 
 
 class WorkerSettings(Strict):
@@ -474,7 +541,7 @@ class Settings(Strict):
                 raise ValueError(
                     f"authentication.policy is {self.authentication.policy.value!r} but "
                     "authentication.authserv_id is not set: name your receiving mail "
-                    "server's authserv-id (e.g. \"mx.example.org\") or set policy = \"off\""
+                    'server\'s authserv-id (e.g. "mx.example.org") or set policy = "off"'
                 )
             for mission_code, mission in self.missions.items():
                 if mission.authentication not in (None, AuthPolicy.OFF):

@@ -2,7 +2,8 @@
 
 Files are named by their SHA-256, so writing the same bytes twice is harmless and a crash
 can never leave a half-written file under a real name (write to a temporary file, fsync,
-rename). Blobs are written *before* the database transaction that refers to them commits;
+rename). Files are 0600 and the folders Intake makes 0700: original mail is for Intake's
+user alone. Blobs are written *before* the database transaction that refers to them commits;
 an orphan blob after a crash costs disk space, never correctness.
 """
 
@@ -14,6 +15,8 @@ import re
 import tempfile
 import unicodedata
 from pathlib import Path
+
+from pipeline.storage.private import private_folder
 
 
 def sha256_hex(data: bytes) -> str:
@@ -34,7 +37,7 @@ class BlobStore:
         target = self.path_for(digest)
         if target.exists() and target.stat().st_size == len(data):
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(target.parent)  # 0700; mkstemp makes the file 0600
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -28,6 +28,7 @@ from pipeline.storage import (
     models,  # noqa: F401  (registers the tables)
 )
 from pipeline.storage.migrations import SchemaChange, SchemaState
+from pipeline.storage.private import private_file, private_folder
 
 
 class DatabaseError(Exception):
@@ -45,8 +46,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     database = sa.engine.make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        # For Intake's user alone (0700, 0600): SQLite makes -wal and -shm like the file.
+        private_folder(Path(database).parent)
+        private_file(Path(database))
     engine = sa.create_engine(
         url,
         echo=echo,

@@ -141,6 +141,15 @@ class AuditKind(StrEnum):
     MEETING_CLOSED = "meeting_closed"
     DIGEST_SENT = "digest_sent"
     RUN_FINISHED = "run_finished"
+    # The dashboard's doors (actor: the desk user; "intake" for a failure or a lockout,
+    # whose detail names the user name tried and the address).
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_LOCKED = "login_locked"
+    LOGOUT = "logout"
+    DESK_USER_ADDED = "desk_user_added"
+    DESK_USER_REMOVED = "desk_user_removed"
+    DESK_PASSWORD_CHANGED = "desk_password_changed"  # noqa: S105  (an event, not a secret)
 
 
 class Meeting(SQLModel, table=True):
@@ -342,6 +351,41 @@ class DeskUser(SQLModel, table=True):
     name: str = Field(max_length=120, unique=True, index=True)
     password_hash: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in dashboard session: the cookie carries a random token, the database only
+    its SHA-256 (a copy of the database signs nobody in). The row is the session: deleting
+    it (sign-out, `intake users passwd`, `intake users remove`) ends it at the next request,
+    whatever the cookie says."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_name: str = Field(max_length=120, index=True)
+    # SHA-256 of the password hash the user signed in with: a new password, in the
+    # database or in the configuration file, ends the sessions opened with the old one.
+    credential: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A sign-in that failed, or is being checked (until it succeeds, it counts as a
+    failure): counted per user name and per address to lock out password guessing, by
+    every dashboard process that shares the database (`pipeline.web.auth`). Rows older
+    than the failure window plus the lockout are deleted as new attempts come."""
+
+    __table_args__ = (
+        sa.Index("ix_loginattempt_user_key_at", "user_key", "at"),
+        sa.Index("ix_loginattempt_address_at", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    user_key: str = Field(max_length=120)  # the name tried, lower case, existing or not
+    address: str = Field(max_length=64)
+    # False while the password is being checked: such a row already counts against a
+    # lockout, but only failures decide when the audit log says one began.
+    failed: bool = False
 
 
 class DigestRun(SQLModel, table=True):

@@ -28,6 +28,8 @@ class SubmissionRow:
     cover_letter_filename: str | None
     word_count: int | None
     reply: str | None
+    # Why no automatic reply went out (`reply_suppressed`: "hourly_cap", ...), when none did.
+    reply_withheld: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -83,6 +85,17 @@ def list_submissions(
     ):
         if reply.submission_id is not None:
             replies[reply.submission_id] = f"{reply.kind.value} {reply.status.value}"
+    withheld: dict[int, str] = {}
+    for event in session.exec(
+        select(m.AuditEvent)
+        .where(
+            col(m.AuditEvent.submission_id).in_(ids),
+            m.AuditEvent.kind == m.AuditKind.REPLY_SUPPRESSED,
+        )
+        .order_by(col(m.AuditEvent.id))
+    ):
+        if event.submission_id is not None:
+            withheld[event.submission_id] = str(event.detail.get("why", "?"))
 
     rows: list[SubmissionRow] = []
     for submission in submissions:
@@ -106,6 +119,7 @@ def list_submissions(
                 cover_letter_filename=files.get(m.DocumentRole.COVER_LETTER),
                 word_count=submission.word_count,
                 reply=replies.get(submission.id),
+                reply_withheld=None if submission.id in replies else withheld.get(submission.id),
             )
         )
     return rows

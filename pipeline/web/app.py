@@ -79,6 +79,9 @@ STATIC_DIR = HERE / "static"
 SESSION_COOKIE = "intake_session"
 SESSION_FLASH = "flash"
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte "password" is an attack
+# Ids are PostgreSQL `integer`s: a larger number in a URL names no row (and would make the
+# database, or SQLite's driver, fail instead of answering "not found").
+MAX_ROW_ID = 2**31 - 1
 
 DECISIONS = {
     "accept": m.SubmissionStatus.ACCEPTED,
@@ -105,6 +108,7 @@ class WebContext:
     engine: Engine
     blobs: BlobStore
     replies: ReplyTemplates
+    password_checks: auth.PasswordChecks = field(default_factory=auth.PasswordChecks)
     _prepared: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -240,13 +244,21 @@ def error_page(request: Request, status_code: int, title: str, text: str) -> Res
 
 
 async def _logged_in(request: Request) -> str | None:
+    """The user of this request's session, asked of the server every time: a session
+    signed out, expired, or of a user removed or given a new password is refused."""
     ctx = _ctx(request)
     had_user = bool(request.session.get(auth.SESSION_USER))
     user = auth.session_user(request.session, ctx.settings.web.session_minutes)
     if user is not None:
         name = user
-        exists = await run_in_threadpool(lambda: auth.user_exists(ctx.settings, ctx.ready(), name))
-        if not exists:
+        token = request.session.get(auth.SESSION_ID)
+
+        def valid() -> bool:
+            if not isinstance(token, str) or not token:
+                return False
+            return auth.session_valid(ctx.settings, ctx.ready(), token, name)
+
+        if not await run_in_threadpool(valid):
             request.session.clear()
             user = None
     if user is None and had_user:
@@ -315,6 +327,18 @@ def _text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _row_id(request: Request) -> int | None:
+    """The `{id:int}` of the URL, or None when no row can have it."""
+    value: int = request.path_params["id"]
+    return value if 0 < value <= MAX_ROW_ID else None
+
+
+def _address(request: Request) -> str:
+    # Behind the reverse proxy uvicorn puts the browser's address here (X-Forwarded-For
+    # from 127.0.0.1, the proxy: docs/deployment.md).
+    return request.client.host if request.client else "?"
+
+
 # -- login ----------------------------------------------------------------------------------------
 
 
@@ -322,7 +346,7 @@ async def login(request: Request) -> Response:
     ctx = _ctx(request)
     if request.method == "GET":
         target = auth.safe_next(request.query_params.get("next"))
-        if auth.session_user(request.session, ctx.settings.web.session_minutes):
+        if await _logged_in(request):
             return RedirectResponse(target, status_code=303)
         return render(request, "login.html", {"next": target, "username": "", "error": None})
     form = await request.form(max_files=0, max_fields=10)
@@ -331,25 +355,71 @@ async def login(request: Request) -> Response:
     name = _text(form, "username").strip()
     password = _text(form, "password")
     target = auth.safe_next(_text(form, "next"))
-    ok = 0 < len(password) <= MAX_PASSWORD_LENGTH and await run_in_threadpool(
-        lambda: auth.authenticate(ctx.settings, ctx.ready(), name, password)
-    )
-    if not ok:
-        client = request.client.host if request.client else "?"
-        log.warning("failed dashboard login for user %r from %s", name, client)
-        await asyncio.sleep(auth.FAILED_LOGIN_DELAY)
+    address = _address(request)
+
+    def refused(status_code: int, error: str) -> Response:
         return render(
             request,
             "login.html",
-            {"next": target, "username": name, "error": "Wrong user name or password."},
-            status_code=401,
+            {"next": target, "username": name, "error": error},
+            status_code=status_code,
         )
-    auth.start_session(request.session, name)
-    log.info("dashboard login: %s", name)
+
+    wrong = "Wrong user name or password."
+    if not 0 < len(password) <= MAX_PASSWORD_LENGTH:
+        await asyncio.sleep(auth.FAILED_LOGIN_DELAY)
+        return refused(401, wrong)
+    started = await run_in_threadpool(
+        lambda: auth.begin_login(ctx.settings, ctx.ready(), name, address)
+    )
+    if isinstance(started, auth.Lock):
+        log.warning(
+            "refused a dashboard login for user %r from %s: too many failures (%s)",
+            name,
+            address,
+            started.by,
+        )
+        return _locked(refused, started)
+    attempt = started
+    ok = await ctx.password_checks.run(lambda: auth.check_password(attempt.password_hash, password))
+    token = None
+    if ok:
+        token = await run_in_threadpool(
+            lambda: auth.login_succeeded(ctx.settings, ctx.ready(), attempt)
+        )
+    if token is None:
+        lock = await run_in_threadpool(
+            lambda: auth.login_failed(ctx.settings, ctx.ready(), attempt)
+        )
+        log.warning("failed dashboard login for user %r from %s", name, address)
+        if lock is not None:
+            log.warning("dashboard logins locked (%s) after the failure above", lock.by)
+        await asyncio.sleep(auth.FAILED_LOGIN_DELAY)
+        return refused(401, wrong)
+    auth.start_session(request.session, name, token)
+    log.info("dashboard login: %s from %s", name, address)
     return RedirectResponse(target, status_code=303)
 
 
+def _locked(refused: Callable[[int, str], Response], lock: auth.Lock) -> Response:
+    """The same answer whether the name exists or not, and whatever was locked."""
+    seconds = lock.seconds_left()
+    minutes = max(1, -(-seconds // 60))
+    response = refused(
+        429,
+        f"Too many failed sign-ins: try again in {minutes} minute{'s' if minutes > 1 else ''}.",
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 async def logout(request: Request, user: str, form: FormData) -> Response:  # noqa: ARG001
+    ctx = _ctx(request)
+    token = request.session.get(auth.SESSION_ID)
+    address = _address(request)
+    await run_in_threadpool(
+        lambda: auth.sign_out(ctx.ready(), token if isinstance(token, str) else None, user, address)
+    )
     request.session.clear()
     log.info("dashboard logout: %s", user)
     _flash(request, "ok", "You are signed out.")
@@ -456,8 +526,11 @@ async def audit(request: Request, user: str) -> Response:  # noqa: ARG001
 async def download(request: Request, user: str) -> Response:
     """The stored original, always as a download: a file from a delegation is never shown
     by the browser (it could be HTML, or anything pretending to be)."""
-    document_id: int = request.path_params["id"]
+    document_id = _row_id(request)
     ctx = _ctx(request)
+    if document_id is None:
+        number = request.path_params["id"]
+        return error_page(request, 404, "Not found", f"There is no document {number}.")
     document = await _db(request, lambda s: s.get(m.Document, document_id))
     if document is None:
         return error_page(request, 404, "Not found", f"There is no document {document_id}.")
@@ -589,9 +662,15 @@ async def decide(request: Request, user: str, form: FormData) -> Response:
     return back
 
 
+def _no_reply(request: Request) -> Response:
+    return error_page(request, 404, "Not found", f"There is no reply {request.path_params['id']}.")
+
+
 async def resend(request: Request, user: str, form: FormData) -> Response:
     ctx = _ctx(request)
-    reply_id: int = request.path_params["id"]
+    reply_id = _row_id(request)
+    if reply_id is None:
+        return _no_reply(request)
     back = RedirectResponse(auth.safe_next(_text(form, "next"), "/replies"), status_code=303)
 
     def work() -> tuple[str, str]:
@@ -612,7 +691,9 @@ async def resend(request: Request, user: str, form: FormData) -> Response:
 
 async def cancel(request: Request, user: str, form: FormData) -> Response:
     ctx = _ctx(request)
-    reply_id: int = request.path_params["id"]
+    reply_id = _row_id(request)
+    if reply_id is None:
+        return _no_reply(request)
     back = RedirectResponse(auth.safe_next(_text(form, "next"), "/replies"), status_code=303)
     reason = _text(form, "reason")
 

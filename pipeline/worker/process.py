@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -24,14 +24,30 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session, col, select
 
+from pipeline.checks.authentication import assess
 from pipeline.checks.base import Check, Reason
 from pipeline.decision.decide import DecisionResult, JudgedReason, decide, run_checks
 from pipeline.mailbox.imap import FetchedMessage
 from pipeline.message.facts import Facts, gather_facts
 from pipeline.message.parse import ParsedMessage, UnreadableMessage, parse_message
+from pipeline.printable import visible
 from pipeline.replies.cancel import cancel_unsent
-from pipeline.replies.compose import ComposedReply, FiledFile, compose_reply, withheld_by
-from pipeline.replies.limits import rejection_allowed, rejection_codes, rejection_window
+from pipeline.replies.compose import (
+    ComposedReply,
+    FiledFile,
+    compose_reply,
+    unusable_address,
+    withheld_by,
+)
+from pipeline.replies.limits import (
+    HOUR,
+    LIMITED_KINDS,
+    rejection_allowed,
+    rejection_codes,
+    rejection_window,
+    replies_since,
+    replies_to,
+)
 from pipeline.replies.outbox import reply_message_id, worker_id
 from pipeline.replies.templates import ReplyTemplates
 from pipeline.settings.models import Action, Settings
@@ -175,6 +191,27 @@ def _parse_header(ctx: RunContext, raw_header: bytes) -> ParsedMessage | None:
         return None
 
 
+# The checks that judge the sender and the kind of mail, from the header and the
+# directory alone: their verdict decides whether a message's files are opened at all.
+_SENDER_CHECKS = _HEADER_CHECKS | {"known_sender"}
+
+
+def _files_worth_opening(ctx: RunContext) -> Callable[[Facts], bool]:
+    """The `screen` for gather_facts: open a message's files (read a .docx or a PDF,
+    convert a legacy file with LibreOffice) only when the sender checks alone would let
+    it be accepted. A stranger, a registered address our server could not authenticate,
+    automatic mail, our own mail and a duplicate are ignored, rejected or held without
+    any file being opened: nothing they send reaches LibreOffice (issue 12). With
+    `[decision]` mapping such a reason to `note`, the files are opened as for anyone."""
+    checks = [check for check in ctx.checks if check.name in _SENDER_CHECKS]
+
+    def screen(facts: Facts) -> bool:
+        reasons = run_checks(checks, facts)
+        return decide(reasons, ctx.settings.decision).outcome is m.MessageOutcome.ACCEPTED
+
+    return screen
+
+
 def _facts(
     ctx: RunContext, fetched: FetchedMessage, parsed: ParsedMessage, raw_sha256: str
 ) -> Facts:
@@ -188,6 +225,7 @@ def _facts(
         own_addresses=ctx.own_addresses,
         settings=ctx.settings.documents,
         duplicate_of=_find_duplicate(ctx, parsed, raw_sha256),
+        screen=_files_worth_opening(ctx),
     )
 
 
@@ -309,6 +347,7 @@ def refile_message(ctx: RunContext, record_id: int) -> Filed:
         own_addresses=ctx.own_addresses,
         settings=ctx.settings.documents,
         duplicate_of=_find_duplicate(ctx, parsed, record.raw_sha256, exclude=record_id),
+        screen=_files_worth_opening(ctx),
     )
     decision = decide(run_checks(ctx.checks, facts), ctx.settings.decision)
     if decision.outcome is m.MessageOutcome.IGNORED:
@@ -614,7 +653,12 @@ def _file_submission(
         if notify
         else None
     )
-    suppressed = _suppressed(ctx, session, composed, notes, facts)
+    answerable = (
+        notify
+        and decision.outcome is not m.MessageOutcome.IGNORED
+        and (decision.outcome is not m.MessageOutcome.HELD or ctx.settings.replies.notify_held)
+    )
+    suppressed = _suppressed(ctx, session, composed, notes, facts, answerable=answerable)
     if suppressed is not None:
         events.append(
             m.AuditEvent(
@@ -664,41 +708,89 @@ def _suppressed(
     composed: ComposedReply | None,
     reasons: Sequence[JudgedReason],
     facts: Facts,
+    *,
+    answerable: bool,
 ) -> dict[str, object] | None:
     """Why this message gets no reply although its outcome would call for one, or None.
 
-    A sender that may be forged is never answered (backscatter). Within `[replies]
-    rejection_window_hours`, a registered sender gets one rejection per meeting and set
-    of reasons, any other address one rejection at all (`pipeline.replies.limits`).
+    `answerable`: the outcome calls for a reply (not ignored, not a held message while
+    `notify_held` is off, not a quarantined auto-reply). In order:
+
+    - a sender that may be forged is never answered (backscatter);
+    - nor a From no mail can go to (control characters, non-ASCII: `unusable_address`);
+    - an address no mission registered is answered only when our receiving server's
+      Authentication-Results show a pass for its domain (`[authentication]
+      authserv_id`; without one, never): anyone can write in its name;
+    - within `[replies] rejection_window_hours`, a registered sender gets one rejection
+      per meeting and set of reasons, and `max_rejections_per_address` rejections and
+      notices in all; any other address one of them at all
+      (`pipeline.replies.limits`);
+    - all addresses together get `max_rejections_per_hour` of them in any hour.
     """
+    message = facts.message
+    replies = ctx.settings.replies
     withheld = withheld_by(reason.code for reason in reasons)
     if withheld is not None:
-        return {"why": withheld, "sender": facts.message.sender}
-    if composed is None or composed.kind is not m.ReplyKind.REJECTION:
-        return None
-    codes = rejection_codes(reasons)
-    window = rejection_window(ctx.settings.replies)
+        return {"why": withheld, "sender": message.sender}
+    if composed is None:
+        if not answerable:
+            return None
+        if message.refused_sender is not None:
+            problem: str | None = "an address no mail can go to"
+        else:
+            problem = unusable_address(message.sender) if message.sender else None
+        if problem is None:
+            return None
+        shown = message.refused_sender or visible(message.sender or "")
+        return {"why": "no_usable_address", "from": shown, "problem": problem}
     registered = facts.mission is not None
+    if not registered:
+        assessment = assess(message, ctx.settings.authentication.authserv_id)
+        if not assessment.passed:
+            return {
+                "why": "unregistered_sender_not_authenticated",
+                "kind": composed.kind.value,
+                "to": composed.to_address,
+                "authserv_id": ctx.settings.authentication.authserv_id,
+                "results": assessment.summary(),
+            }
+    if composed.kind not in LIMITED_KINDS:
+        return None
+    to = {"kind": composed.kind.value, "to": composed.to_address}
+    now = m.utcnow()
+    window = rejection_window(replies)
+    codes = rejection_codes(reasons)
     meeting = facts.meeting
-    if rejection_allowed(
+    keyed = not registered or composed.kind is m.ReplyKind.REJECTION
+    if keyed and not rejection_allowed(
         session,
         to_address=composed.to_address,
         registered=registered,
         meeting_id=meeting.id if meeting else None,
         reasons=codes,
-        now=m.utcnow(),
+        now=now,
         window=window,
     ):
-        return None
-    return {
-        "why": "rejection_window",
-        "kind": composed.kind.value,
-        "to": composed.to_address,
-        "per": "address, meeting and reasons" if registered else "address",
-        "meeting": meeting.code if meeting else None,
-        "reasons": codes,
-        "window_hours": ctx.settings.replies.rejection_window_hours,
-    }
+        return {
+            "why": "rejection_window",
+            **to,
+            "per": "address, meeting and reasons" if registered else "address",
+            "meeting": meeting.code if meeting else None,
+            "reasons": codes,
+            "window_hours": replies.rejection_window_hours,
+        }
+    limit = replies.max_rejections_per_address
+    if window and limit and replies_to(session, composed.to_address, since=now - window) >= limit:
+        return {
+            "why": "address_limit",
+            **to,
+            "limit": limit,
+            "window_hours": replies.rejection_window_hours,
+        }
+    cap = replies.max_rejections_per_hour
+    if cap and replies_since(session, now - HOUR) >= cap:
+        return {"why": "hourly_cap", **to, "limit": cap}
+    return None
 
 
 def _record_details(submission: m.Submission, facts: Facts) -> None:
