@@ -32,12 +32,12 @@ from sqlmodel import Session, select
 
 from pipeline.compilation import CompilationTemplates, compile_meeting, default_root
 from pipeline.compilation.merge import after
+from pipeline.configuration import parse_settings
 from pipeline.missions.registry import MissionKind
-from pipeline.settings import parse_settings
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import session_scope
-from pipeline.worker.run import prepare
+from pipeline.storage.prepare import prepare
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_documents import SENTENCES, TITLES  # the same statement texts

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 deploy/setup.sh --dev
 .venv/bin/ruff check pipeline tests
 .venv/bin/mypy --strict pipeline tests
+.venv/bin/lint-imports
 # One worker per core (INTAKE_TEST_WORKERS overrides; 0 runs in this process); a test
 # file stays in one worker, so its module fixtures and servers are set up once.
 exec .venv/bin/pytest -n "${INTAKE_TEST_WORKERS:-auto}" --dist loadfile "$@"

@@ -7,7 +7,7 @@ some terminals obey, direction overrides that reorder what is shown, or lone sur
 that make a UTF-8 write fail. `visible` replaces each with a Python-style escape
 (`\\x1b`, `\\r`, `\\u202e`), so the desk sees that it was there and the terminal never
 acts on it. The command line applies it to everything it prints
-(`pipeline.cli.render`); the parser uses it to record an address it refused.
+(`pipeline.console`); the parser uses it to record an address it refused.
 """
 
 from __future__ import annotations

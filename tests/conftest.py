@@ -27,10 +27,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
+from pipeline.configuration import parse_settings
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.smtp import CapturedMessage, CapturingSMTPServer
 from pipeline.documents.convert import find_libreoffice
-from pipeline.settings import Settings, parse_settings
+from pipeline.settings import Settings
 from pipeline.settings.toml_writer import to_toml
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine

@@ -42,10 +42,10 @@ from pipeline.compilation.merge import DocumentMerger, after
 from pipeline.demo import samples
 from pipeline.desk.actions import decide_submission
 from pipeline.documents.safety import inspect_zip
+from pipeline.replies.templates import load_templates
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import make_engine
-from pipeline.worker.run import load_templates
 from tests.conftest import IN_CI, PKO_SAFETY, SUBMISSIONS, Intake, ny
 from tests.corpus import WORD, needs_corpus
 from tests.office_files import STATEMENT_TEXT, OfficeFiles

@@ -36,8 +36,9 @@ from pipeline.documents.convert import (
     libreoffice_profile,
 )
 from pipeline.documents.errors import UnreadableDocument
+from pipeline.documents.filetype import FileType
 from pipeline.documents.ole import OleInfo, inspect_ole, word_fib_version
-from pipeline.documents.types import OLE2_MAGIC, FileType, detect_type
+from pipeline.documents.types import OLE2_MAGIC, detect_type
 from tests.corpus import CORPUS
 from tests.office_files import LANGUAGES, LETTER_TEXT, STATEMENT_TEXT
 

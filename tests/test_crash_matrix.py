@@ -3,7 +3,7 @@
 Operations' promise is that a message is never dropped, never filed twice and never
 answered twice, whatever crashes where. Here 300 mixed messages (accepted, rejected,
 held for the desk, auto-replies and bounces) wait in a real Dovecot; for each point of
-`pipeline.worker.faults` the real command is SIGKILLed there twice (at the 50th, then at
+`pipeline.faults` the real command is SIGKILLed there twice (at the 50th, then at
 the 5th time the point is reached), then run without a fault until the mailbox is
 drained and the outbox is empty. Then every message must have exactly one ledger entry
 and at most one submission, sit in exactly one Intake folder, and every reply must have
@@ -40,10 +40,10 @@ from sqlmodel import Session, col, select
 from pipeline.demo import samples
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.smtp import CapturedMessage
+from pipeline.faults import POINTS, Fault, FaultAction, FaultSpecError, parse_fault
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import make_engine
-from pipeline.worker.faults import POINTS, Fault, FaultAction, FaultSpecError, parse_fault
 from tests.conftest import PG_ADMIN, PKO_SAFETY, SUBMISSIONS, Intake, Report, ny
 from tests.test_operations import intake_command
 

@@ -25,15 +25,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.engine import Engine
 
+from pipeline.configuration import parse_settings
 from pipeline.demo import samples
 from pipeline.desk.digest import DigestResult, send_digest
 from pipeline.desk.health import check_health
 from pipeline.mailbox.imap import MailboxLoginFailed
 from pipeline.replies.smtp import SmtpUnavailable
-from pipeline.settings import parse_settings
 from pipeline.storage import models as m
 from pipeline.storage.db import describe_url, make_engine
-from pipeline.worker.run import prepare
+from pipeline.storage.prepare import prepare
 from pipeline.worker.scheduler import build_scheduler
 from tests.conftest import NEW_YORK, PKO_SAFETY, SUBMISSIONS, Intake, ny, text_of
 from tests.test_operations import one_line

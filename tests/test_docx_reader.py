@@ -29,6 +29,7 @@ import pytest
 from pipeline.documents import langid_model
 from pipeline.documents.docx_reader import DocxText, read_docx
 from pipeline.documents.errors import DocumentError, UnreadableDocument, UnsafeDocument
+from pipeline.documents.filetype import FileType
 from pipeline.documents.language import LANGUAGE_NAMES, OFFICIAL_LANGUAGES, detect_language
 from pipeline.documents.length import Length, measure_text
 from pipeline.documents.safety import (
@@ -40,7 +41,7 @@ from pipeline.documents.safety import (
     parse_xml,
     read_member,
 )
-from pipeline.documents.types import OLE2_MAGIC, FileType, detect_type
+from pipeline.documents.types import OLE2_MAGIC, detect_type
 from tests.corpus import WORD as POI
 
 REPO = Path(__file__).resolve().parents[1]
@@ -897,6 +898,7 @@ def test_the_shipped_language_model_is_langids_own() -> None:
     exactly the numbers the installed langid decodes, and judges text the same way: a
     stale file after a langid upgrade fails here (regenerate with
     `python -m pipeline.documents.langid_model`)."""
+    assert langid_model.MODEL_LANGUAGES == OFFICIAL_LANGUAGES
     decoded = langid_model.decode_langid(OFFICIAL_LANGUAGES)
     shipped = langid_model.load()
     expected = langid_model.arrays_of(decoded)

@@ -23,9 +23,9 @@ from pipeline.checks.authentication import (
     parse_authentication_results,
 )
 from pipeline.checks.registry import checks_for
+from pipeline.configuration import parse_settings
 from pipeline.demo import samples
 from pipeline.message.parse import parse_message
-from pipeline.settings import parse_settings
 from pipeline.settings.models import AuthPolicy
 from pipeline.storage import models as m
 from tests.conftest import SUBMISSIONS, Intake, Report, ny, text_of

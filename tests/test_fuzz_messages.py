@@ -32,10 +32,10 @@ import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
+from pipeline.checks.facts import gather_facts
 from pipeline.checks.registry import KNOWN_REASONS, checks_for
 from pipeline.decision.decide import DecisionResult, decide, run_checks
 from pipeline.demo import samples
-from pipeline.message.facts import gather_facts
 from pipeline.message.parse import ParsedMessage, UnreadableMessage, bound_structure, parse_message
 from pipeline.missions.registry import MissionKind
 from pipeline.settings.models import (

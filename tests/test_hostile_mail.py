@@ -27,11 +27,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.checks.base import Reason
+from pipeline.checks.facts import Facts, gather_facts
 from pipeline.checks.limits import MessageLimits
 from pipeline.decision.decide import decide
 from pipeline.demo import samples
-from pipeline.documents.types import FileType, detect_type
-from pipeline.message.facts import Facts, gather_facts
+from pipeline.documents.filetype import FileType
+from pipeline.documents.types import detect_type
 from pipeline.message.parse import (
     ParsedMessage,
     UnreadableMessage,

@@ -20,11 +20,13 @@ from pipeline.demo import samples
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.ports import free_port
 from pipeline.mailbox.imap import Mailbox
+from pipeline.replies.templates import load_templates
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import make_engine
+from pipeline.storage.prepare import prepare
 from pipeline.worker.process import process_message
-from pipeline.worker.run import load_templates, prepare, run_context
+from pipeline.worker.run import run_context
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
 
 ON_TIME = ny(2021, 5, 20, 10, 0)

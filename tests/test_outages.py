@@ -2,7 +2,7 @@
 
 Each story runs the real `intake run-once` against the real servers and takes one of
 them away at a chosen moment: the run is frozen at a fault point (`stop:POINT`, see
-`pipeline.worker.faults`), the server is restarted or cut off, and the run resumes. The
+`pipeline.faults`), the server is restarted or cut off, and the run resumes. The
 promise holds throughout: the run ends with one clear line (or carries on), nothing is
 lost, and the next run finishes the job without filing or answering anything twice.
 """

@@ -34,16 +34,16 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from typer.testing import CliRunner
 
+from pipeline.configuration import parse_settings
 from pipeline.demo import samples
 from pipeline.devservers.ports import LOOPBACK, free_port
 from pipeline.replies.outbox import send_pending
-from pipeline.settings import parse_settings
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
+from pipeline.storage.prepare import prepare
 from pipeline.web import auth
 from pipeline.web.app import create_app
 from pipeline.web.auth import add_user, hash_password
-from pipeline.worker.run import prepare
 from tests.conftest import PKO_SAFETY, SUBMISSIONS, Intake, ny, text_of
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
@@ -805,7 +805,7 @@ def _fresh_app() -> Any:
 
 def _cli(intake: Intake, monkeypatch: pytest.MonkeyPatch) -> tuple[CliRunner, Any]:
     """The web commands, reading this test's configuration file."""
-    from pipeline.cli import app as cli
+    from pipeline.cli import common as cli
 
     monkeypatch.setattr(cli.state, "config", intake.write_config())
     return CliRunner(), _fresh_app()

@@ -40,13 +40,13 @@ from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 from typer.testing import CliRunner
 
-from pipeline.settings import ConfigError, parse_settings
+from pipeline.configuration import ConfigError, parse_settings
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
+from pipeline.storage.prepare import prepare
 from pipeline.web import auth
 from pipeline.web.app import SESSION_COOKIE, WebContext, create_app
 from pipeline.web.auth import add_user, hash_password
-from pipeline.worker.run import prepare
 from tests.conftest import Intake
 from tests.test_web_http import CSRF, PASSWORD, USER, Dashboard, fill, serve, token_of
 
@@ -273,7 +273,7 @@ def test_a_user_from_the_configuration_file_is_neither_removed_nor_given_a_passw
 def test_intake_users_passwd_asks_twice_and_refuses_a_short_password(
     quiet: Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.cli import app as cli
+    from pipeline.cli import common as cli
     from tests.test_web_http import _fresh_app
 
     monkeypatch.setattr(cli.state, "config", quiet.intake.write_config())
@@ -300,7 +300,7 @@ def test_a_new_password_lifts_the_lockout_of_the_name(
 ) -> None:
     """Someone kept guessing at an officer's name: the operator gives a new password, and
     the officer signs in with it at once (the guesses were at the old one)."""
-    from pipeline.cli import app as cli
+    from pipeline.cli import common as cli
     from tests.test_web_http import _fresh_app
 
     limit = quiet.intake.settings.web.login_failures_per_user

@@ -43,7 +43,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from pipeline.checks.base import Verdict
-from pipeline.message.facts import Facts
+from pipeline.checks.facts import Facts
 from pipeline.message.parse import ParsedMessage
 from pipeline.settings.models import AuthPolicy, Settings
 

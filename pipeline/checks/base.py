@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from pipeline.message.facts import Facts
+from pipeline.checks.facts import Facts
 
 
 @dataclass(frozen=True)

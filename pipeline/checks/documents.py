@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pipeline.checks.base import Reason, Verdict
+from pipeline.checks.facts import Facts
 from pipeline.documents.language import LANGUAGE_NAMES
 from pipeline.documents.reading import StatementProblem
-from pipeline.message.facts import Facts
 from pipeline.settings.models import LengthPolicy
 
 # How the replies name a file's real type.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pipeline.checks.base import Verdict
-from pipeline.message.facts import Facts
+from pipeline.checks.facts import Facts
 
 
 def _phrase(items: tuple[str, ...]) -> str:

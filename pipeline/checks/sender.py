@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pipeline.checks.base import Verdict
-from pipeline.message.facts import Facts
+from pipeline.checks.facts import Facts
 
 
 class KnownSender:

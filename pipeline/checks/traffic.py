@@ -9,7 +9,7 @@ from email.utils import parseaddr
 from typing import ClassVar
 
 from pipeline.checks.base import Verdict
-from pipeline.message.facts import Facts
+from pipeline.checks.facts import Facts
 from pipeline.message.parse import ParsedMessage
 
 _BULK_PRECEDENCE = {"bulk", "junk", "list"}

@@ -14,17 +14,30 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlmodel import Session
 
-from pipeline.cli.render import json_text, safe_console, submissions_table
+from pipeline.cli import compile_commands as _compile
+from pipeline.cli import db_commands as _db
+from pipeline.cli import desk as _desk
+from pipeline.cli import ops as _ops
+from pipeline.cli import texts_commands as _texts
+from pipeline.cli import web_commands as _web
+from pipeline.cli.common import (
+    EXIT_CONFIG,
+    err,
+    fail,
+    out,
+    settings,
+    state,
+)
+from pipeline.console import json_text, submissions_table
 from pipeline.mailbox.imap import MailboxError
 from pipeline.printable import visible
 from pipeline.replies.templates import TemplateError
-from pipeline.settings import ConfigError, Settings, load_settings
 from pipeline.storage.db import DatabaseError, init_schema, make_engine
 from pipeline.storage.models import SubmissionStatus
 from pipeline.storage.queries import list_submissions
@@ -44,35 +57,6 @@ submissions_app = typer.Typer(help="The queue of submissions, as the service des
 app.add_typer(submissions_app, name="submissions")
 config_app = typer.Typer(help="Check the configuration file.")
 app.add_typer(config_app, name="config")
-
-# Everything printed goes through these, which never let a control character from mail
-# reach the terminal (`pipeline.cli.render.safe_console`).
-err = safe_console(stderr=True, highlight=False, soft_wrap=True)
-# Piped or logged output has no width: rich would assume 80 columns and crop the tables.
-_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
-out = safe_console(highlight=False, soft_wrap=True, width=_WIDTH)
-
-EXIT_RUN_FAILED = 1
-EXIT_CONFIG = 2
-
-
-class State:
-    config: Path | None = None
-
-
-state = State()
-
-
-def fail(message: str, code: int = EXIT_RUN_FAILED) -> NoReturn:
-    err.print(f"intake: error: {message}", markup=False)
-    raise typer.Exit(code)
-
-
-def settings() -> Settings:
-    try:
-        return load_settings(state.config)
-    except ConfigError as error:
-        fail(str(error), EXIT_CONFIG)
 
 
 class _VisibleFormatter(logging.Formatter):
@@ -228,7 +212,7 @@ def submissions_list(
 @config_app.command("check")
 def config_check() -> None:
     """Validate the configuration file and the reply templates, without connecting anywhere."""
-    from pipeline.worker.run import load_templates
+    from pipeline.replies.templates import load_templates
 
     current = settings()
     try:
@@ -313,14 +297,7 @@ def main() -> None:
     app(args=global_options_first(sys.argv[1:]), prog_name="intake")
 
 
-# The desk's commands live in their own module; registering them here keeps one `intake`.
-from pipeline.cli import compile_commands as _compile  # noqa: E402
-from pipeline.cli import db_commands as _db  # noqa: E402
-from pipeline.cli import desk as _desk  # noqa: E402
-from pipeline.cli import ops as _ops  # noqa: E402
-from pipeline.cli import texts_commands as _texts  # noqa: E402
-from pipeline.cli import web_commands as _web  # noqa: E402
-
+# The command groups live in their own modules; registering them here keeps one `intake`.
 _desk.register(app, submissions_app)
 _ops.register(app)
 _web.register(app)

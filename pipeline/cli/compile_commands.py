@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from pipeline.cli import app as cli
+from pipeline.cli import common as cli
 from pipeline.compilation import (
     CompilationError,
     CompilationTemplateError,
@@ -100,7 +100,7 @@ def compile_command(
     except CompilationTemplateError as error:
         cli.fail(str(error), cli.EXIT_CONFIG)
 
-    from pipeline.worker.run import prepare  # the worker's imports are not needed before
+    from pipeline.storage.prepare import prepare  # the worker's imports are not needed before
 
     try:
         engine = prepare(current)

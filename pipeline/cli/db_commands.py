@@ -7,9 +7,8 @@ that a migration runs once, in front of the operator, with its outcome on the sc
 rather than inside whichever worker or cron job happens to start first. `intake db
 current` tells where a database stands without changing it.
 
-Kept out of app.py so that it is wired with one `register(app)` call; the helpers of
-`cli/app.py` are imported when a command runs, so app.py may import this module
-wherever it likes without an import cycle.
+Kept out of app.py so that it is wired with one `register(app)` call; what every command
+shares is `cli/common.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ from typing import Annotated
 
 import sqlalchemy as sa
 import typer
+
+from pipeline.cli import common as cli
 
 __all__ = ["current_command", "register", "upgrade_command"]
 
@@ -45,7 +46,6 @@ def upgrade_command() -> None:
     existed. On PostgreSQL the whole upgrade is one transaction: if it fails, nothing has
     changed. Exit 1 with one line when the database cannot be used or upgraded.
     """
-    from pipeline.cli import app as cli
     from pipeline.storage import migrations
     from pipeline.storage.db import DatabaseError, describe_url, make_engine, schema_state
     from pipeline.storage.db import upgrade_schema as upgrade
@@ -87,7 +87,6 @@ def current_command(
     Exit 0 whatever the revision; 1 when the database cannot be reached or was upgraded
     by a newer Intake than this one.
     """
-    from pipeline.cli import app as cli
     from pipeline.storage import migrations
     from pipeline.storage.db import DatabaseError, describe_url, make_engine, schema_state
 

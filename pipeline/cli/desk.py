@@ -6,9 +6,7 @@ Actions record who did them: `--by NAME`, else INTAKE_DESK_USER, else the login 
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,22 +19,23 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from pipeline.checks.registry import checks_for
-from pipeline.cli import app as cli
-from pipeline.cli.render import STATUS_COLOURS, json_text, safe, submissions_table
+from pipeline.cli import common as cli
+from pipeline.cli.common import actor
+from pipeline.console import STATUS_COLOURS, json_text, safe, submissions_table
 from pipeline.desk import actions, views
 from pipeline.desk.actions import ActionError
-from pipeline.desk.views import NotFound
+from pipeline.desk.views import NotFound, countdown
 from pipeline.mailbox.imap import Mailbox, MailboxError
 from pipeline.printable import visible
 from pipeline.replies.outbox import SendReport, send_pending
-from pipeline.replies.templates import TemplateError
+from pipeline.replies.templates import TemplateError, load_templates
 from pipeline.settings.models import LengthPolicy, Settings
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import DatabaseError
 from pipeline.storage.directory import Directory
+from pipeline.storage.prepare import prepare
 from pipeline.worker.process import RunContext, folder_for, refile_message
-from pipeline.worker.run import load_templates, prepare
 
 replies_app = typer.Typer(
     help="Replies to delegations: list them, show one as sent, send one again, cancel one."
@@ -50,10 +49,6 @@ ByOption = Annotated[
     str | None,
     typer.Option("--by", help="Who decides (recorded). Default: INTAKE_DESK_USER or your login."),
 ]
-
-
-def actor(by: str | None) -> str:
-    return by or os.environ.get("INTAKE_DESK_USER") or getpass.getuser()
 
 
 @contextmanager
@@ -86,19 +81,6 @@ def _send(engine: Engine, current: Settings) -> SendReport:
     return report
 
 
-def _left(seconds: float) -> str:
-    if seconds <= 0:
-        return "deadline passed"
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days} d {hours} h left"
-    if hours:
-        return f"{hours} h {minutes} min left"
-    return f"{minutes} min left"
-
-
 # -- intake queue ------------------------------------------------------------------------
 
 
@@ -119,7 +101,7 @@ def queue_command(as_json: JsonOption = False) -> None:
         cli.out.print(
             f"\n[bold]{safe(meeting.code)}[/]  {safe(meeting.title)}\n"
             f"  deadline {meeting.deadline:%a %d %b %Y %H:%M %Z} "
-            f"([bold]{_left(meeting.time_left.total_seconds())}[/])\n  {counts}"
+            f"([bold]{countdown(meeting.time_left)}[/])\n  {counts}"
         )
         if meeting.held:
             cli.out.print(

@@ -2,8 +2,7 @@
 
 Kept apart from `cli/app.py` so they can be added with one call, `register(app)`; they
 follow its conventions: one line on stderr and exit 2 for a configuration problem, 1 for
-something that could not be done. `cli.app` is used through the module (`cli.fail`), so
-app.py may import this module wherever it likes without an import cycle.
+something that could not be done, through `cli/common.py` (`cli.fail`).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli import app as cli
+from pipeline.cli import common as cli
 from pipeline.desk.digest import (
     DigestError,
     build_digest_email,
@@ -55,7 +54,7 @@ def digest_command(
     the database cannot be used; nothing is recorded then, so the next digest covers
     this period too.
     """
-    from pipeline.worker.run import prepare
+    from pipeline.storage.prepare import prepare
 
     current = cli.settings()
     try:

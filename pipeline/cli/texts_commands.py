@@ -17,6 +17,8 @@ from typing import Annotated
 
 import typer
 
+from pipeline.cli import common as cli
+
 __all__ = ["export_command", "register"]
 
 
@@ -51,7 +53,6 @@ def export_command(
     Beside the configuration file, templates/ and compilation/ are read before the
     shipped texts, file by file. Existing files are never overwritten without --force.
     """
-    from pipeline.cli import app as cli
     from pipeline.resources import COMPILATION, EXAMPLE_CONFIG, TEMPLATES, ResourceError, packaged
 
     try:

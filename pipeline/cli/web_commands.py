@@ -1,9 +1,8 @@
 """`intake web` (the dashboard) and `intake users` (who may use it).
 
 Kept out of `cli/app.py` so that the dashboard's imports (Starlette, uvicorn) load only
-for these commands; `register(app)` adds them to the `intake` command. The shared
-helpers of `cli/app.py` (`settings()`, `fail()`, `out`) are imported when a command runs,
-so this module can be imported from `app.py` without a circular import.
+for these commands; `register(app)` adds them to the `intake` command. What every command
+shares (`settings()`, `fail()`, `out`) is `cli/common.py`.
 """
 
 from __future__ import annotations
@@ -16,15 +15,15 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from pipeline.cli import common as cli
+from pipeline.cli.common import EXIT_CONFIG, actor
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from pipeline.settings import Settings
 
 T = TypeVar("T")
-
-EXIT_RUN_FAILED = 1
-EXIT_CONFIG = 2
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -37,7 +36,6 @@ def _read_password(password_stdin: bool) -> str:
 
 def _checked_name(name: str) -> str:
     """The user name as stored, or exit 2 with why it cannot be one."""
-    from pipeline.cli import app as cli
     from pipeline.web.auth import validate_user_name
 
     try:
@@ -48,7 +46,6 @@ def _checked_name(name: str) -> str:
 
 def _new_password(password_stdin: bool) -> str:
     """A password read as `_read_password` does, or exit 2 when it is too weak."""
-    from pipeline.cli import app as cli
     from pipeline.web.auth import validate_password
 
     password = _read_password(password_stdin)
@@ -62,7 +59,6 @@ def _new_password(password_stdin: bool) -> str:
 def _on_users(work: Callable[[Settings, Engine], T]) -> T:
     """Run a change to the desk users on the configured database: a database problem
     exits 1, a refusal (a user of the configuration file, an unknown name) exits 2."""
-    from pipeline.cli import app as cli
     from pipeline.storage.db import DatabaseError, init_schema, make_engine
 
     current = cli.settings()
@@ -129,13 +125,12 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from pipeline.cli import app as cli
         from pipeline.replies.templates import TemplateError
         from pipeline.storage.db import DatabaseError
+        from pipeline.storage.prepare import prepare
         from pipeline.storage.sync import SyncError
         from pipeline.web.app import create_app
         from pipeline.web.auth import list_users
-        from pipeline.worker.run import prepare
 
         current = cli.settings()
         listen_host = host or current.web.host
@@ -189,8 +184,6 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Add a desk user to the database (asks for the password twice, hidden)."""
-        from pipeline.cli import app as cli
-        from pipeline.cli.desk import actor
         from pipeline.web.auth import add_user
 
         current = cli.settings()
@@ -220,8 +213,6 @@ def register(app: typer.Typer) -> None:
         A user defined in the configuration file gets a new password_hash there instead
         (`intake users hash`).
         """
-        from pipeline.cli import app as cli
-        from pipeline.cli.desk import actor
         from pipeline.web.auth import change_password
 
         cleaned = _checked_name(name)
@@ -243,8 +234,6 @@ def register(app: typer.Typer) -> None:
 
         A user defined in the configuration file is removed from [[desk.users]] there.
         """
-        from pipeline.cli import app as cli
-        from pipeline.cli.desk import actor
         from pipeline.web.auth import remove_user
 
         cleaned = _checked_name(name)
@@ -265,7 +254,6 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Print an argon2 hash of a password, for [[desk.users]] password_hash in the file."""
-        from pipeline.cli import app as cli
         from pipeline.web.auth import hash_password, validate_password
 
         password = _read_password(password_stdin)
@@ -278,7 +266,6 @@ def register(app: typer.Typer) -> None:
     @users_app.command("list")
     def users_list() -> None:
         """The desk users: from the configuration file and from the database."""
-        from pipeline.cli import app as cli
         from pipeline.storage.db import DatabaseError, init_schema, make_engine
         from pipeline.web.auth import list_users
 

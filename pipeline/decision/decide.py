@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.checks.base import Check, Reason
-from pipeline.message.facts import Facts
+from pipeline.checks.facts import Facts
 from pipeline.settings.models import Action
 from pipeline.storage.models import MessageOutcome
 

@@ -21,7 +21,8 @@ from rich.markup import escape
 from rich.rule import Rule
 from sqlmodel import Session
 
-from pipeline.cli.render import safe_console, submissions_table
+from pipeline.configuration import parse_settings
+from pipeline.console import safe_console, submissions_table
 from pipeline.demo import samples
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.ports import DevServerError
@@ -29,7 +30,6 @@ from pipeline.devservers.smtp import CapturingSMTPServer
 from pipeline.documents.convert import find_libreoffice, soffice_convert
 from pipeline.documents.errors import DocumentError
 from pipeline.documents.sandbox import Confinement
-from pipeline.settings import parse_settings
 from pipeline.settings.models import Settings
 from pipeline.settings.toml_writer import to_toml
 from pipeline.storage.db import make_engine

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from pipeline.desk.views import failed_replies, list_missions, missing_missions
+from pipeline.desk.views import failed_replies, list_missions, missing_missions, time_span
 from pipeline.replies.smtp import SmtpSender
 from pipeline.replies.templates import format_local, zone_label
 from pipeline.settings.models import MeetingStatus, Settings
@@ -202,7 +202,7 @@ class Digest:
         for deadline in self.deadlines:
             lines.append(
                 f"  {deadline.meeting}  {format_local(deadline.deadline, _zone_of(deadline))}, "
-                f"in {_duration(deadline.time_left)}"
+                f"in {time_span(deadline.time_left)}"
             )
 
         lines += ["", _heading("Registered missions that have not submitted yet")]
@@ -292,17 +292,6 @@ def _short(moment: datetime, zone: ZoneInfo) -> str:
 def _cut(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= MAX_ERROR_CHARS else flat[: MAX_ERROR_CHARS - 1] + "…"
-
-
-def _duration(span: timedelta) -> str:
-    minutes = max(int(span.total_seconds() // 60), 0)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} days {hours} h"
 
 
 # -- building it from the database --------------------------------------------------------

@@ -51,6 +51,27 @@ class JsonView:
 # -- the queue -------------------------------------------------------------------------
 
 
+def time_span(span: timedelta) -> str:
+    """A span as the desk reads it: '2 days 4 h', '3 h 10 min', '5 min' (never negative).
+    The one wording of the CLI, the dashboard and the digest; the dashboard's
+    `static/countdown.js` refreshes it in the same words."""
+    minutes = max(int(span.total_seconds()) // 60, 0)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def countdown(left: timedelta) -> str:
+    """'2 days 4 h left', '3 h 10 min left', 'deadline passed': what the desk needs to know."""
+    if left.total_seconds() <= 0:
+        return "deadline passed"
+    return f"{time_span(left)} left"
+
+
 @dataclass(frozen=True)
 class MeetingOverview(JsonView):
     code: str

@@ -43,6 +43,7 @@ from functools import cache
 from pathlib import Path
 
 from pipeline.documents.errors import UnreadableDocument, UnsafeDocument
+from pipeline.documents.filetype import FileType
 from pipeline.documents.ole import word_fib_version
 from pipeline.documents.safety import DEFAULT_LIMITS, MIB, ZipLimits, inspect_zip
 from pipeline.documents.sandbox import (
@@ -53,7 +54,7 @@ from pipeline.documents.sandbox import (
     confined_environment,
     program_paths,
 )
-from pipeline.documents.types import OLE2_MAGIC, ZIP_MAGIC, FileType
+from pipeline.documents.types import OLE2_MAGIC, ZIP_MAGIC
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import olefile
 
 from pipeline.documents.errors import UnreadableDocument
-from pipeline.documents.types import FileType
+from pipeline.documents.filetype import FileType
 
 # The FIB (File Information Block) starts the WordDocument stream; its 16-bit flags word at
 # offset 0x0A carries fEncrypted (0x0100). When set, the document is either XOR-obfuscated

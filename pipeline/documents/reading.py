@@ -6,7 +6,7 @@ safe, fast reader (`docx_reader`, after `safety.inspect_zip`); legacy `.doc`, `.
 max_legacy_mb` and the zip limits, confined by `conversion_confinement`; PDF letters
 through `pdf_reader`. Every way a file can fail ends in a `StatementProblem` with a short
 phrase for the reply, never in an exception. Whether a message's files are opened at all
-is decided before (`pipeline.message.facts`: only for a registered, authenticated sender).
+is decided before (`pipeline.checks.facts`: only for a registered, authenticated sender).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pipeline.documents.convert import (
 )
 from pipeline.documents.docx_reader import DocxText, read_docx
 from pipeline.documents.errors import DocumentError, UnreadableDocument, UnsafeDocument
+from pipeline.documents.filetype import FileType
 from pipeline.documents.language import detect_language
 from pipeline.documents.length import Length, measure_text
 from pipeline.documents.letter import LetterCheck, check_letter
@@ -32,7 +33,6 @@ from pipeline.documents.ole import inspect_ole
 from pipeline.documents.pdf_reader import read_pdf
 from pipeline.documents.safety import MIB, ZipLimits
 from pipeline.documents.sandbox import Confinement, sandbox_status
-from pipeline.documents.types import FileType
 from pipeline.settings.models import DocumentSettings
 
 log = logging.getLogger(__name__)

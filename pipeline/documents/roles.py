@@ -10,8 +10,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from pipeline.documents.filetype import FileType
 from pipeline.documents.letter import check_letter
-from pipeline.documents.types import DOCUMENT_TYPES, WORD_TYPES, FileType, detect_type
+from pipeline.documents.types import DOCUMENT_TYPES, WORD_TYPES, detect_type
 from pipeline.message.parse import Attachment
 
 _COVER_WORDS = re.compile(

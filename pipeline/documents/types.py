@@ -10,29 +10,15 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
-from enum import StrEnum
+
+from pipeline.documents.errors import UnreadableDocument
+from pipeline.documents.filetype import FileType
+from pipeline.documents.ole import inspect_ole
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 # Reading [Content_Types].xml must stay cheap even for hostile archives.
 _MAX_CONTENT_TYPES_BYTES = 1 << 20
-
-
-class FileType(StrEnum):
-    DOCX = "docx"
-    DOCM = "docm"
-    DOTX = "dotx"
-    DOC = "doc"  # OLE2 with a WordDocument stream: legacy Word 97-2003
-    ENCRYPTED = "encrypted"  # OLE2 holding an EncryptedPackage: a password-protected .docx
-    OLE_OTHER = "ole"  # OLE2 that is not Word (Excel, PowerPoint, MSG, ...)
-    PDF = "pdf"
-    RTF = "rtf"
-    ODT = "odt"
-    ZIP = "zip"
-    IMAGE = "image"
-    TEXT = "text"
-    EMPTY = "empty"
-    OTHER = "other"
 
 
 # An encrypted OLE2 package is almost always a password-protected .docx: treated as Word
@@ -89,10 +75,6 @@ def detect_type(content: bytes) -> FileType:
     if not content.strip():
         return FileType.EMPTY
     if head.startswith(OLE2_MAGIC):
-        # Imported here: `ole` needs `FileType` from this module.
-        from pipeline.documents.errors import UnreadableDocument
-        from pipeline.documents.ole import inspect_ole
-
         try:
             return inspect_ole(content).kind
         except UnreadableDocument:

@@ -28,8 +28,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipeline.checks.authentication import NO_REPLY_REASONS
+from pipeline.checks.facts import Facts
 from pipeline.decision.decide import DecisionResult
-from pipeline.message.facts import Facts
 from pipeline.message.parse import ParsedMessage, clean_header_text
 from pipeline.replies.templates import RenderedReply, ReplyTemplates, format_date, format_local
 from pipeline.settings.models import Action, Settings

@@ -33,6 +33,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from pipeline import faults
+from pipeline.faults import checkpoint
 from pipeline.replies.cancel import SendVerdict, check_before_sending
 from pipeline.replies.claims import Claimant, claimant, release_dead_claims, worker_label
 from pipeline.replies.compose import unusable_address
@@ -41,8 +43,6 @@ from pipeline.replies.smtp import SmtpRejected, SmtpSender, SmtpUnavailable
 from pipeline.settings.models import Settings, SmtpSettings
 from pipeline.storage.db import session_scope
 from pipeline.storage.models import AuditEvent, AuditKind, Reply, ReplyStatus, utcnow
-from pipeline.worker import faults
-from pipeline.worker.faults import checkpoint
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer

@@ -23,6 +23,10 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from pipeline.checks.registry import KNOWN_REASONS
+from pipeline.resources import ResourceError
+from pipeline.settings.models import Action, Settings
+
 
 class TemplateError(Exception):
     """A reply template is missing or broken; the message names the file."""
@@ -131,3 +135,19 @@ class ReplyTemplates:
             ) from None
         except jinja2.UndefinedError as error:
             raise TemplateError(f"reply template {self.path_of(name)}: {error.message}") from None
+
+
+def load_templates(settings: Settings) -> ReplyTemplates:
+    """The reply templates, every one that the decision table can call for checked.
+    Raises TemplateError (a configuration problem: exit 2) naming the file."""
+    try:
+        roots = settings.template_roots
+    except ResourceError as error:
+        raise TemplateError(str(error)) from None
+    templates = ReplyTemplates(roots, settings.replies.language)
+    templates.validate(
+        code
+        for code in KNOWN_REASONS
+        if settings.decision.get(code) in (Action.REJECT, Action.HOLD, Action.NOTE)
+    )
+    return templates

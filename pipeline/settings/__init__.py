@@ -1,14 +1,11 @@
-"""Configuration: the schema (`models`) and how it is read (`loader`)."""
+"""Configuration: the schema (`models`). Reading and checking a file against the checks
+and reasons the code knows is `pipeline.configuration`, a layer above the checks."""
 
-from pipeline.settings.loader import ConfigError, load_settings, parse_settings
 from pipeline.settings.models import Action, MeetingSettings, Security, Settings
 
 __all__ = [
     "Action",
-    "ConfigError",
     "MeetingSettings",
     "Security",
     "Settings",
-    "load_settings",
-    "parse_settings",
 ]

@@ -396,7 +396,3 @@ class DigestRun(SQLModel, table=True):
     period_end: datetime = Field(sa_type=UTCDateTime, index=True)
     sent_to: str = Field(max_length=320)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-# Processing attempts (crash counting) live in their own module, in the same schema.
-from pipeline.storage import attempts as _attempts  # noqa: E402, F401

@@ -51,6 +51,7 @@ from pipeline.desk.views import (
     DEFAULT_ZONE,
     NotFound,
     audit_log,
+    countdown,
     list_meetings,
     list_missions,
     list_replies,
@@ -59,17 +60,17 @@ from pipeline.desk.views import (
     submission_detail,
 )
 from pipeline.replies.outbox import SendReport, send_pending
-from pipeline.replies.templates import ReplyTemplates, TemplateError
+from pipeline.replies.templates import ReplyTemplates, TemplateError, load_templates
 from pipeline.settings.models import MeetingStatus, Settings
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore, safe_filename
 from pipeline.storage.db import DatabaseError, make_engine
+from pipeline.storage.prepare import prepare
 from pipeline.storage.queries import list_submissions
 from pipeline.storage.sync import SyncError
 from pipeline.web import auth
 from pipeline.web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from pipeline.web.metrics import render_metrics
-from pipeline.worker.run import load_templates, prepare
 
 log = logging.getLogger(__name__)
 
@@ -165,21 +166,6 @@ def format_size(size: int | None) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
-
-
-def countdown(left: timedelta) -> str:
-    """'2 days 4 h left', '3 h 10 min left', 'deadline passed': what the desk needs to know."""
-    seconds = int(left.total_seconds())
-    if seconds <= 0:
-        return "deadline passed"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days} day{'s' if days != 1 else ''} {hours} h left"
-    if hours:
-        return f"{hours} h {minutes} min left"
-    return f"{minutes} min left"
 
 
 def _plain(value: Any) -> str:

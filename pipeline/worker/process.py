@@ -9,7 +9,7 @@ Before any of it, the attempt is counted in a transaction of its own
 (`pipeline.storage.attempts`); the filing transaction deletes the count. A message that
 keeps killing its worker is thereby seen, and quarantined after `worker.max_crashes`.
 `checkpoint(...)` calls mark where the crash tests kill the process
-(`pipeline.worker.faults`; inert in production).
+(`pipeline.faults`; inert in production).
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from sqlmodel import Session, col, select
 
 from pipeline.checks.authentication import assess
 from pipeline.checks.base import Check, Reason
+from pipeline.checks.facts import Facts, gather_facts
 from pipeline.decision.decide import DecisionResult, JudgedReason, decide, run_checks
+from pipeline.faults import checkpoint
 from pipeline.mailbox.imap import FetchedMessage
-from pipeline.message.facts import Facts, gather_facts
 from pipeline.message.parse import ParsedMessage, UnreadableMessage, parse_message
 from pipeline.printable import visible
 from pipeline.replies.cancel import cancel_unsent
@@ -57,7 +58,6 @@ from pipeline.storage.blobs import BlobStore, safe_filename
 from pipeline.storage.db import session_scope
 from pipeline.storage.directory import Directory
 from pipeline.storage.references import UNROUTED_PREFIX, next_reference
-from pipeline.worker.faults import checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ import hashlib
 import logging
 import os
 import socket
-import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,23 +31,22 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from pipeline.checks.registry import KNOWN_REASONS, checks_for
+from pipeline import faults
+from pipeline.checks.registry import checks_for
+from pipeline.faults import checkpoint
 from pipeline.mailbox.imap import Mailbox
 from pipeline.replies.outbox import SendReport, send_pending
-from pipeline.replies.templates import ReplyTemplates, TemplateError
-from pipeline.resources import ResourceError
-from pipeline.settings.models import Action, Settings
+from pipeline.replies.templates import ReplyTemplates, load_templates
+from pipeline.settings.models import Settings
 from pipeline.storage import attempts
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import DatabaseError, describe_url, init_schema, make_engine, session_scope
 from pipeline.storage.directory import Directory
-from pipeline.storage.sync import sync_reference_data
-from pipeline.worker import faults
-from pipeline.worker.faults import checkpoint
+from pipeline.storage.prepare import prepare
 from pipeline.worker.process import MEGABYTE, Filed, RunContext, process_message
 
 log = logging.getLogger(__name__)
@@ -86,44 +84,6 @@ class RunReport:
         if self.replies.deferred:
             parts.append(f"{self.replies.deferred} replies queued for later")
         return ", ".join(parts)
-
-
-# Engines whose schema this process already brought up to date: a long-running worker
-# checks the migrations once, not before every poll (about 150 ms each).
-_migrated: weakref.WeakSet[Engine] = weakref.WeakSet()
-
-
-def prepare(settings: Settings, engine: Engine | None = None) -> Engine:
-    """Open the database, create missing tables and load the configuration into it."""
-    engine = engine or make_engine(settings.database_url, echo=settings.database.echo)
-    if engine not in _migrated:
-        init_schema(engine)
-        _migrated.add(engine)
-    try:
-        with session_scope(engine) as session:
-            sync_reference_data(session, settings)
-    except OperationalError as error:
-        raise DatabaseError(
-            f"cannot use the database at {describe_url(settings.database_url)}: "
-            f"{str(error.orig).strip().splitlines()[0]}"
-        ) from None
-    return engine
-
-
-def load_templates(settings: Settings) -> ReplyTemplates:
-    """The reply templates, every one that the decision table can call for checked.
-    Raises TemplateError (a configuration problem: exit 2) naming the file."""
-    try:
-        roots = settings.template_roots
-    except ResourceError as error:
-        raise TemplateError(str(error)) from None
-    templates = ReplyTemplates(roots, settings.replies.language)
-    templates.validate(
-        code
-        for code in KNOWN_REASONS
-        if settings.decision.get(code) in (Action.REJECT, Action.HOLD, Action.NOTE)
-    )
-    return templates
 
 
 def run_context(

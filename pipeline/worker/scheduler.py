@@ -42,7 +42,8 @@ from pipeline.mailbox.imap import MailboxError
 from pipeline.replies.smtp import SmtpError
 from pipeline.settings.models import Settings
 from pipeline.storage.db import DatabaseError
-from pipeline.worker.run import flush_outbox, prepare, run_once
+from pipeline.storage.prepare import prepare
+from pipeline.worker.run import flush_outbox, run_once
 
 log = logging.getLogger(__name__)
 

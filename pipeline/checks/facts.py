@@ -20,6 +20,7 @@ from datetime import datetime
 
 from pipeline.documents.docx_reader import DocxText
 from pipeline.documents.errors import DocumentError
+from pipeline.documents.filetype import FileType
 from pipeline.documents.reading import (
     LetterReading,
     StatementReading,
@@ -29,7 +30,7 @@ from pipeline.documents.reading import (
     read_statement,
 )
 from pipeline.documents.roles import DocumentSet, classify
-from pipeline.documents.types import FileType, detect_type
+from pipeline.documents.types import detect_type
 from pipeline.message.parse import ParsedMessage
 from pipeline.message.routing import Routing, route
 from pipeline.missions.registry import find_mission

@@ -1,7 +1,9 @@
 """Read the configuration file and the environment, and explain any mistake in one sentence.
 
 Operators edit this file by hand, often in a hurry: an error names the file, the key and
-what is wrong, and the CLI turns it into exit code 2.
+what is wrong, and the CLI turns it into exit code 2. The schema is `pipeline.settings`;
+this module sits above the checks, because a file is also checked against the checks
+and reason codes the code knows (the decision table).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.checks.registry import ALL_CHECKS, KNOWN_REASONS
 from pipeline.settings.models import Settings
 
 ENV_PREFIX = "INTAKE_"
@@ -92,9 +95,6 @@ def parse_settings(
 
 
 def _check_tables(settings: Settings) -> str | None:
-    # Imported here: the checks import the settings models.
-    from pipeline.checks.registry import ALL_CHECKS, KNOWN_REASONS
-
     for name in settings.checks:
         if name not in ALL_CHECKS:
             known = ", ".join(sorted(ALL_CHECKS))
