@@ -573,3 +573,32 @@ def _check_pdfs(files: OfficeFiles) -> None:
                 raise RuntimeError(f"{files[(lang, kind)]} has no text layer")
     if _pdf_text(files[("en", "pdf_scan")]).strip():
         raise RuntimeError("the scanned PDF unexpectedly has a text layer")
+
+
+# -- hostile variants of a real .docx ---------------------------------------------------------
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{n} "{f"&lol{n - 1};" if n > 1 else "&lol;" * 10}">' for n in range(1, 10)
+    )
+    + "]>\n"
+)
+
+
+def with_part_replaced(content: bytes, name: str, data: bytes) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(item, data if item.filename == name else source.read(item.filename))
+    return out.getvalue()
+
+
+def billion_laughs_in_styles(content: bytes) -> bytes:
+    """The .docx with a billion-laughs DTD at the top of word/styles.xml (its body and
+    every other part untouched) and the entity used in a style name."""
+    styles = zipfile.ZipFile(io.BytesIO(content)).read("word/styles.xml").decode("utf-8")
+    root = styles[styles.index("<w:styles") :]
+    root = root.replace('w:val="Normal"', 'w:val="Normal &lol9;"', 1)
+    return with_part_replaced(content, "word/styles.xml", (BILLION_LAUGHS + root).encode())

@@ -48,7 +48,7 @@ from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import make_engine
 from tests.conftest import IN_CI, PKO_SAFETY, SUBMISSIONS, Intake, ny
 from tests.corpus import WORD, needs_corpus
-from tests.office_files import STATEMENT_TEXT, OfficeFiles
+from tests.office_files import STATEMENT_TEXT, OfficeFiles, billion_laughs_in_styles
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 CREATED = datetime(2021, 5, 28, 14, 0, tzinfo=UTC)
@@ -635,28 +635,6 @@ def test_the_same_debate_compiles_to_the_same_bytes_and_follows_desk_decisions(
     assert REVISED_MARK not in restored.all_text
 
 
-def _billion_laughs_in_styles(content: bytes) -> bytes:
-    """The statement with a billion-laughs DTD at the top of word/styles.xml."""
-    entities = "".join(
-        f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10 if n > 1 else "lol"}">' for n in range(1, 10)
-    )
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(content)) as source,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename == "word/styles.xml":
-                text = data.decode("utf-8")
-                root = text[text.index("<w:styles") :].replace(
-                    'w:val="Normal"', 'w:val="Normal &lol9;"', 1
-                )
-                data = f'<?xml version="1.0"?>\n<!DOCTYPE s [{entities}]>\n{root}'.encode()
-            target.writestr(info.filename, data)
-    return out.getvalue()
-
-
 def test_one_hostile_statement_file_is_left_out_and_named_and_the_others_are_compiled(
     intake: Intake, tmp_path: Path
 ) -> None:
@@ -688,7 +666,7 @@ def test_one_hostile_statement_file_is_left_out_and_named_and_the_others_are_com
                     m.Document.role == m.DocumentRole.STATEMENT,
                 )
             ).all()
-            document.sha256 = store.put(_billion_laughs_in_styles(store.get(document.sha256)))
+            document.sha256 = store.put(billion_laughs_in_styles(store.get(document.sha256)))
             session.add(document)
             session.commit()
     finally:

@@ -20,7 +20,7 @@ from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
 from tests.corpus import WORD
-from tests.office_files import STATEMENT_TEXT, OfficeFiles
+from tests.office_files import STATEMENT_TEXT, OfficeFiles, billion_laughs_in_styles
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -357,33 +357,6 @@ def test_a_decompression_bomb_is_refused_without_the_run_using_more_memory(
     assert rows["FRA"].reasons == ["statement_unsafe"]
     assert with_bomb - ordinary < 40, (ordinary, with_bomb)
     assert "not opened for safety reasons" in text_of(missions.replies_to("france@un.int")[0])
-
-
-BILLION_LAUGHS = (
-    '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + "".join(
-        f'<!ENTITY lol{n} "{f"&lol{n - 1};" if n > 1 else "&lol;" * 10}">' for n in range(1, 10)
-    )
-    + "]>\n"
-)
-
-
-def with_part_replaced(content: bytes, name: str, data: bytes) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(content))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in source.infolist():
-            target.writestr(item, data if item.filename == name else source.read(item.filename))
-    return out.getvalue()
-
-
-def billion_laughs_in_styles(content: bytes) -> bytes:
-    """The .docx with a billion-laughs DTD at the top of word/styles.xml (its body and
-    every other part untouched) and the entity used in a style name."""
-    styles = zipfile.ZipFile(io.BytesIO(content)).read("word/styles.xml").decode("utf-8")
-    root = styles[styles.index("<w:styles") :]
-    root = root.replace('w:val="Normal"', 'w:val="Normal &lol9;"', 1)
-    return with_part_replaced(content, "word/styles.xml", (BILLION_LAUGHS + root).encode())
 
 
 def test_a_statement_whose_styles_carry_a_dtd_is_refused_at_intake(

@@ -301,6 +301,23 @@ def test_an_odt_that_no_registered_sender_sent_is_never_converted(
     assert listener.requests == []
 
 
+def refused_unopened(intake: Intake, *attachments: samples.Attachment) -> str:
+    """Deliver a registered delegation's message and run: the statement is refused as
+    unsafe, nothing is converted, and the run does not wait on LibreOffice (which needs
+    10 s or more for such a file even under the memory limit). The reply's text."""
+    intake.deliver(email(REGISTERED, *attachments), at=ON_TIME)
+
+    started = time.monotonic()
+    intake.run()
+    seconds = time.monotonic() - started
+
+    [row] = intake.queue()
+    assert row.reasons == ["statement_unsafe"]
+    assert converted(intake) == []
+    assert seconds < 8, seconds
+    return text_of(intake.replies(1)[0])
+
+
 # -- (b) a bomb never reaches LibreOffice -----------------------------------------------------
 
 
@@ -312,21 +329,9 @@ def test_an_odt_that_unpacks_to_60_mib_is_refused_without_starting_libreoffice(
     it is refused unopened as unsafe, at once, and the reply says why."""
     bomb = odt_bomb(60)
     assert len(bomb) < 400 * 1024
-    intake.deliver(
-        email(REGISTERED, attachment("Statement.odt", bomb, ODT_TYPE), letter(office_files)),
-        at=ON_TIME,
+    text = refused_unopened(
+        intake, attachment("Statement.odt", bomb, ODT_TYPE), letter(office_files)
     )
-
-    started = time.monotonic()
-    intake.run()
-    seconds = time.monotonic() - started
-
-    [row] = intake.queue()
-    assert row.reasons == ["statement_unsafe"]
-    assert converted(intake) == []
-    # LibreOffice needs 10 s or more for this file even under the memory limit.
-    assert seconds < 8, seconds
-    text = text_of(intake.replies(1)[0])
     assert 'The statement "Statement.odt" was not opened for safety reasons' in text
     assert "unpacks to more than" in text or "like a zip bomb" in text
 
@@ -426,24 +431,11 @@ def test_a_legacy_statement_over_the_size_limit_is_refused_unopened(
     intake: Intake, office_files: OfficeFiles
 ) -> None:
     intake.reconfigure(documents={"max_legacy_mb": 1})
-    intake.deliver(
-        email(
-            REGISTERED,
-            attachment("Statement.rtf", long_rtf(1.5), "application/rtf"),
-            letter(office_files),
-        ),
-        at=ON_TIME,
+    text = refused_unopened(
+        intake,
+        attachment("Statement.rtf", long_rtf(1.5), "application/rtf"),
+        letter(office_files),
     )
-
-    started = time.monotonic()
-    intake.run()
-    seconds = time.monotonic() - started
-
-    [row] = intake.queue()
-    assert row.reasons == ["statement_unsafe"]
-    assert converted(intake) == []
-    assert seconds < 8, seconds
-    text = text_of(intake.replies(1)[0])
     assert "was not opened for safety reasons: it is larger than 1 MB" in text
 
 

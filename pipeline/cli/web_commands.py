@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+PasswordStdin = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+]
+
 
 def _read_password(password_stdin: bool) -> str:
     """The first line of stdin, or a hidden prompt asked twice (a typo would lock you out)."""
@@ -120,7 +125,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the service desk's dashboard (queue, decisions, replies, audit log).
 
-        Needs a desk user (`intake users add NAME`, or [[desk.users]] in the file). Put it
+        Needs a desk user (`intake users add NAME`, or a desk.users entry in the file). Put it
         behind an HTTPS proxy and set [web] secure_cookies when it is reached over a network.
         """
         import uvicorn
@@ -176,12 +181,7 @@ def register(app: typer.Typer) -> None:
     @users_app.command("add")
     def users_add(
         name: Annotated[str, typer.Argument(help="The user name (recorded in the audit log).")],
-        password_stdin: Annotated[
-            bool,
-            typer.Option(
-                "--password-stdin", help="Read the password from the first line of stdin."
-            ),
-        ] = False,
+        password_stdin: PasswordStdin = False,
     ) -> None:
         """Add a desk user to the database (asks for the password twice, hidden)."""
         from pipeline.web.auth import add_user
@@ -201,12 +201,7 @@ def register(app: typer.Typer) -> None:
     @users_app.command("passwd")
     def users_passwd(
         name: Annotated[str, typer.Argument(help="The desk user (in the database).")],
-        password_stdin: Annotated[
-            bool,
-            typer.Option(
-                "--password-stdin", help="Read the password from the first line of stdin."
-            ),
-        ] = False,
+        password_stdin: PasswordStdin = False,
     ) -> None:
         """Give a desk user a new password (asked twice, hidden); their sessions end at once.
 
@@ -232,7 +227,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Remove a desk user from the database; their sessions end at once.
 
-        A user defined in the configuration file is removed from [[desk.users]] there.
+        A user defined in the configuration file is refused: delete its desk.users entry there.
         """
         from pipeline.web.auth import remove_user
 
@@ -246,14 +241,9 @@ def register(app: typer.Typer) -> None:
 
     @users_app.command("hash")
     def users_hash(
-        password_stdin: Annotated[
-            bool,
-            typer.Option(
-                "--password-stdin", help="Read the password from the first line of stdin."
-            ),
-        ] = False,
+        password_stdin: PasswordStdin = False,
     ) -> None:
-        """Print an argon2 hash of a password, for [[desk.users]] password_hash in the file."""
+        """Print an argon2 hash of a password, for password_hash in a desk.users entry."""
         from pipeline.web.auth import hash_password, validate_password
 
         password = _read_password(password_stdin)
