@@ -45,6 +45,17 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 _user_numbers = itertools.count(1)
+# Each story's submissions mailbox is a user of its own. Dovecot sees a user added while it
+# runs only in the next wall-clock second (devservers/dovecot.py waits for it), so the
+# session's servers get a pool of users before they start and a story takes the next one.
+_POOLED_USERS = 1500
+_MAILBOX_PASSWORD = "correct horse"
+
+
+def _pooled(server: ThrowawayDovecot) -> ThrowawayDovecot:
+    for number in range(1, _POOLED_USERS + 1):
+        server.add_user(f"submissions{number}", _MAILBOX_PASSWORD)
+    return server
 
 # Figures the reliability stories measure (messages, kills, duplicates, losses): printed
 # at the end of every test run, so CI logs show them without `pytest -s`. The tests may
@@ -94,7 +105,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[ThrowawayDovecot]:
-    with ThrowawayDovecot() as server:
+    with _pooled(ThrowawayDovecot()) as server:
         yield server
 
 
@@ -102,7 +113,7 @@ def dovecot() -> Iterator[ThrowawayDovecot]:
 def dovecot_inbox_prefix() -> Iterator[ThrowawayDovecot]:
     """A Dovecot laid out like Courier, Cyrus and many hosted servers: the personal
     namespace is `INBOX.` with `.` between levels, so every folder lives below INBOX."""
-    with ThrowawayDovecot(namespace_prefix="INBOX.", separator=".") as server:
+    with _pooled(ThrowawayDovecot(namespace_prefix="INBOX.", separator=".")) as server:
         yield server
 
 
@@ -323,9 +334,11 @@ def make_intake(
 ) -> Intake:
     """A new user on `dovecot` for the submissions mailbox, and the configuration of the
     Intake that reads it, files into `database_url` and answers through `smtp`."""
-    user = f"submissions{next(_user_numbers)}"
-    password = "correct horse"
-    dovecot.add_user(user, password)
+    number = next(_user_numbers)
+    user = f"submissions{number}"
+    password = _MAILBOX_PASSWORD
+    if number > _POOLED_USERS:
+        dovecot.add_user(user, password)
     data: dict[str, Any] = {
         "paths": {"data_dir": str(tmp_path / "data")},
         "database": {"url": database_url},
