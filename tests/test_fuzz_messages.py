@@ -36,7 +36,9 @@ from pipeline.checks.facts import gather_facts
 from pipeline.checks.registry import KNOWN_REASONS, checks_for
 from pipeline.decision.decide import DecisionResult, decide, run_checks
 from pipeline.demo import samples
-from pipeline.message.parse import ParsedMessage, UnreadableMessage, bound_structure, parse_message
+from pipeline.message.parse import UnreadableMessage, parse_message
+from pipeline.message.parsed import ParsedMessage
+from pipeline.message.structure import bound_structure
 from pipeline.missions.registry import MissionKind
 from pipeline.settings.models import (
     Action,

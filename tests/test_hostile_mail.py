@@ -33,12 +33,9 @@ from pipeline.decision.decide import decide
 from pipeline.demo import samples
 from pipeline.documents.filetype import FileType
 from pipeline.documents.types import detect_type
-from pipeline.message.parse import (
-    ParsedMessage,
-    UnreadableMessage,
-    bound_structure,
-    parse_message,
-)
+from pipeline.message.parse import UnreadableMessage, parse_message
+from pipeline.message.parsed import ParsedMessage
+from pipeline.message.structure import bound_structure
 from pipeline.replies.templates import ReplyTemplates
 from pipeline.settings.models import DEFAULT_DECISION_TABLE, DocumentSettings, LimitsSettings
 from pipeline.storage import models as m

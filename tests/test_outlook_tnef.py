@@ -19,7 +19,8 @@ import pytest
 from tnefparse import TNEF
 
 from pipeline.demo import samples
-from pipeline.message.parse import ParsedMessage, parse_message
+from pipeline.message.parse import parse_message
+from pipeline.message.parsed import ParsedMessage
 from pipeline.settings.models import LimitsSettings
 from pipeline.storage import models as m
 from pipeline.storage.blobs import sha256_hex

@@ -44,7 +44,7 @@ from typing import ClassVar
 
 from pipeline.checks.base import Verdict
 from pipeline.checks.facts import Facts
-from pipeline.message.parse import ParsedMessage
+from pipeline.message.parsed import ParsedMessage
 from pipeline.settings.models import AuthPolicy, Settings
 
 HEADER = "authentication-results"

@@ -31,7 +31,7 @@ from pipeline.documents.reading import (
 )
 from pipeline.documents.roles import DocumentSet, classify
 from pipeline.documents.types import detect_type
-from pipeline.message.parse import ParsedMessage
+from pipeline.message.parsed import ParsedMessage
 from pipeline.message.routing import Routing, route
 from pipeline.missions.registry import find_mission
 from pipeline.settings.models import DocumentSettings

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pipeline.checks.base import Verdict
 from pipeline.checks.facts import Facts
-from pipeline.message.parse import ParsedMessage
+from pipeline.message.parsed import ParsedMessage
 
 _BULK_PRECEDENCE = {"bulk", "junk", "list"}
 _DAEMON_LOCALPARTS = {"mailer-daemon", "postmaster", "mail-daemon"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pipeline.documents.filetype import FileType
 from pipeline.documents.letter import check_letter
 from pipeline.documents.types import DOCUMENT_TYPES, WORD_TYPES, detect_type
-from pipeline.message.parse import Attachment
+from pipeline.message.parsed import Attachment
 
 _COVER_WORDS = re.compile(
     r"cover|letter|lettre|carta|transmittal|transmission|covering|nota|"

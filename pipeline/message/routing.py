@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.message.parse import ParsedMessage
+from pipeline.message.parsed import ParsedMessage
 from pipeline.storage.directory import MeetingRef
 
 

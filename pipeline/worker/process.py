@@ -30,7 +30,8 @@ from pipeline.checks.facts import Facts, gather_facts
 from pipeline.decision.decide import DecisionResult, JudgedReason, decide, run_checks
 from pipeline.faults import checkpoint
 from pipeline.mailbox.imap import FetchedMessage
-from pipeline.message.parse import ParsedMessage, UnreadableMessage, parse_message
+from pipeline.message.parse import UnreadableMessage, parse_message
+from pipeline.message.parsed import ParsedMessage
 from pipeline.printable import visible
 from pipeline.replies.cancel import cancel_unsent
 from pipeline.replies.compose import (
