@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.demo import samples
+from pipeline.demo.meetings import PKO_SAFETY
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.smtp import CapturingSMTPServer
 from pipeline.settings.toml_writer import to_toml
@@ -111,7 +112,7 @@ def configuration(work: Path, dovecot: ThrowawayDovecot, smtp: CapturingSMTPServ
         },
         "meetings": [
             {
-                "code": samples.PKO_SAFETY.code,
+                "code": PKO_SAFETY.code,
                 "title": "United Nations peacekeeping operations: improving the safety and "
                 "security of peacekeepers",
                 "date": meeting_day.isoformat(),

@@ -115,7 +115,8 @@ def build_pool() -> Pool:
 
 def messages(count: int, pool: Pool) -> Iterator[tuple[bytes, datetime]]:
     """`count` unique messages in the benchmark's mix, with their time of receipt."""
-    from pipeline.demo.samples import Attachment, auto_reply_email, bounce_email, build_email
+    from pipeline.demo.automatic import auto_reply_email, bounce_email
+    from pipeline.demo.mail import Attachment, build_email
 
     docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     statements = list(pool.statements.items())

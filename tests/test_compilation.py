@@ -40,6 +40,10 @@ from pipeline.compilation import (
 )
 from pipeline.compilation.merge import DocumentMerger, after
 from pipeline.demo import samples
+from pipeline.demo.mail import Attachment, build_email
+from pipeline.demo.statements import sample_statement_text, statement_docx, statement_title
+from pipeline.demo.texts import Language
+from pipeline.demo.word import DOCX_CONTENT_TYPE
 from pipeline.desk.actions import decide_submission
 from pipeline.documents.safety import inspect_zip
 from pipeline.replies.templates import load_templates
@@ -52,7 +56,7 @@ from tests.office_files import STATEMENT_TEXT, OfficeFiles, billion_laughs_in_st
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 CREATED = datetime(2021, 5, 28, 14, 0, tzinfo=UTC)
-DOCX = samples.DOCX_CONTENT_TYPE
+DOCX = DOCX_CONTENT_TYPE
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 ROOT = Path(__file__).resolve().parents[1]
 TEST_OUTPUT = ROOT / "test-output" / "compilation"
@@ -127,17 +131,17 @@ class Sent:
     tables: list[list[str]] = field(default_factory=list)
 
 
-def attachment(name: str, content: bytes, kind: str = DOCX) -> samples.Attachment:
-    return samples.Attachment(filename=name, content=content, content_type=kind)
+def attachment(name: str, content: bytes, kind: str = DOCX) -> Attachment:
+    return Attachment(filename=name, content=content, content_type=kind)
 
 
-def cover_letter(mission_name: str) -> samples.Attachment:
+def cover_letter(mission_name: str) -> Attachment:
     [letter] = samples.submission_attachments(mission_name=mission_name, statement=False)
     return letter
 
 
-def email(code: str, *files: samples.Attachment, number: int = 0) -> bytes:
-    return samples.build_email(
+def email(code: str, *files: Attachment, number: int = 0) -> bytes:
+    return build_email(
         sender=SENDERS[code],
         to=SUBMISSIONS,
         subject=f"PKO-SAFETY: written statement ({code})",
@@ -158,15 +162,15 @@ def from_samples(
     code: str,
     mission_name: str,
     *,
-    language: samples.Language = "en",
+    language: Language = "en",
     lead: Sequence[str] = (),
     with_table: bool = False,
     number: int = 0,
 ) -> Sent:
     """A statement made like Word makes it (heading, bold/italic line, body, a table)."""
-    paragraphs = [*lead, *samples.sample_statement_text(mission_name, 320, language=language)]
-    content = samples.statement_docx(
-        samples.statement_title(mission_name, language=language),
+    paragraphs = [*lead, *sample_statement_text(mission_name, 320, language=language)]
+    content = statement_docx(
+        statement_title(mission_name, language=language),
         paragraphs,
         language=language,
         with_table=with_table,
@@ -257,7 +261,7 @@ def rich_statement() -> bytes:
     ):
         table.cell(row, column).text = text
     table.cell(0, 0).paragraphs[0].runs[0].bold = True
-    for text in samples.sample_statement_text("United Kingdom", 300):
+    for text in sample_statement_text("United Kingdom", 300):
         document.add_paragraph(text)
     buffer = io.BytesIO()
     document.save(buffer)
@@ -320,7 +324,7 @@ def file_the_debate(intake: Intake, office: OfficeFiles) -> dict[str, Sent]:
             PALESTINE_TEXT,
         ),
     ]
-    japan = samples.statement_docx("Statement by Japan", [REJECTED_MARK, "Thank you."])
+    japan = statement_docx("Statement by Japan", [REJECTED_MARK, "Thank you."])
     for item in sent:
         intake.deliver(item.email, at=ON_TIME)
     intake.deliver(email("JPN", attachment("Statement.docx", japan)), at=ON_TIME)

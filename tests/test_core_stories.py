@@ -7,6 +7,7 @@ PostgreSQL.
 from __future__ import annotations
 
 from pipeline.demo import samples
+from pipeline.demo.automatic import auto_reply_email, bounce_email
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
 from tests.test_forged_senders import MX, with_results
 
@@ -206,12 +207,12 @@ def test_auto_replies_and_bounces_are_filed_without_a_reply(intake: Intake) -> N
     """Answering an out-of-office or a bounce starts a mail loop or backscatter."""
     original = submission("France", "france@un.int")
     intake.deliver(
-        samples.auto_reply_email(
+        auto_reply_email(
             sender="france@un.int", to=SUBMISSIONS, original_subject="Re: acknowledgement"
         ),
         at=ON_TIME,
     )
-    intake.deliver(samples.bounce_email(original=original), at=ON_TIME)
+    intake.deliver(bounce_email(original=original), at=ON_TIME)
     intake.deliver(
         submission("Ghana", "ghana@un.int", extra_headers={"Precedence": "bulk"}), at=ON_TIME
     )

@@ -26,13 +26,8 @@ from docx.document import Document as WordDocument
 from docx.oxml import OxmlElement
 from pypdf import PdfReader, PdfWriter
 
-from pipeline.demo.samples import (
-    cover_letter_docx,
-    cover_letter_pdf,
-    cover_letter_text,
-    sample_statement_text,
-    statement_pdf,
-)
+from pipeline.demo.letters import cover_letter_docx, cover_letter_pdf, cover_letter_text
+from pipeline.demo.statements import sample_statement_text, statement_pdf
 from pipeline.documents import pdf_reader
 from pipeline.documents.errors import UnreadableDocument
 from pipeline.documents.letter import LetterCheck, Signatory, check_letter

@@ -38,6 +38,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from pipeline.demo import samples
+from pipeline.demo.automatic import auto_reply_email, bounce_email
+from pipeline.demo.mail import Attachment
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.smtp import CapturedMessage
 from pipeline.faults import POINTS, Fault, FaultAction, FaultSpecError, parse_fault
@@ -141,7 +143,7 @@ def _template(kind: str, variant: int = 0) -> bytes:
             message_id=_MARK,
         )
     if kind == "auto_reply":
-        return samples.auto_reply_email(
+        return auto_reply_email(
             sender="japan@un.int", to=SUBMISSIONS, original_subject="Hello", message_id=_MARK
         )
     if kind == "bounce":
@@ -152,7 +154,7 @@ def _template(kind: str, variant: int = 0) -> bytes:
             words=50,
             message_id="<bounced-original@intake.test>",
         )
-        return samples.bounce_email(original=original, message_id=_MARK)
+        return bounce_email(original=original, message_id=_MARK)
     raise ValueError(kind)
 
 
@@ -605,7 +607,7 @@ def test_a_message_over_the_size_limit_is_answered_from_its_header_without_downl
     only its header is downloaded, it is rejected (`message_too_large`, with its size and
     the limit) and moved to the rejected folder, France is told so once; an out-of-office
     of the same size is ignored without a reply; a normal statement is accepted."""
-    annex = samples.Attachment("annex.bin", os.urandom(2_000_000), "application/octet-stream")
+    annex = Attachment("annex.bin", os.urandom(2_000_000), "application/octet-stream")
     big = samples.submission_email(
         mission_name="France",
         sender="france@un.int",
@@ -614,7 +616,7 @@ def test_a_message_over_the_size_limit_is_answered_from_its_header_without_downl
         extra_attachments=[annex],
         message_id="<big@diplomatie.gouv.fr>",
     )
-    big_auto_reply = samples.auto_reply_email(
+    big_auto_reply = auto_reply_email(
         sender="japan@un.int",
         to=SUBMISSIONS,
         original_subject="Hello",

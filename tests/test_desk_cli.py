@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.checks.documents import Statement
 from pipeline.demo import samples
+from pipeline.demo.automatic import auto_reply_email
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
 from tests.test_operations import intake_command, one_line
 
@@ -343,7 +344,7 @@ def test_run_once_on_a_backlog_prints_progress_lines_when_not_on_a_terminal(
 ) -> None:
     for index in range(120):
         intake.deliver(
-            samples.auto_reply_email(
+            auto_reply_email(
                 sender=f"someone{index}@example.org",
                 to=SUBMISSIONS,
                 original_subject=f"Hello {index}",

@@ -15,7 +15,8 @@ from pathlib import Path
 import docx
 import pytest
 
-from pipeline.demo import samples
+from pipeline.demo.mail import Attachment, build_email
+from pipeline.demo.statements import statement_docx
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
@@ -45,20 +46,18 @@ def missions(intake: Intake) -> Intake:
     return intake
 
 
-def attachment(
-    name: str, content: bytes, kind: str = "application/octet-stream"
-) -> samples.Attachment:
-    return samples.Attachment(filename=name, content=content, content_type=kind)
+def attachment(name: str, content: bytes, kind: str = "application/octet-stream") -> Attachment:
+    return Attachment(filename=name, content=content, content_type=kind)
 
 
-def letter_pdf(office: OfficeFiles, language: str = "en") -> samples.Attachment:
+def letter_pdf(office: OfficeFiles, language: str = "en") -> Attachment:
     return attachment(
         "Cover letter.pdf", office[(language, "letter_pdf")].read_bytes(), "application/pdf"
     )
 
 
-def email(sender: str, *files: samples.Attachment, number: int = 0) -> bytes:
-    return samples.build_email(
+def email(sender: str, *files: Attachment, number: int = 0) -> bytes:
+    return build_email(
         sender=sender,
         to=SUBMISSIONS,
         subject=f"PKO-SAFETY: written statement {number}",
@@ -67,7 +66,7 @@ def email(sender: str, *files: samples.Attachment, number: int = 0) -> bytes:
     )
 
 
-def statement_from(office: OfficeFiles, language: str, form: str) -> samples.Attachment:
+def statement_from(office: OfficeFiles, language: str, form: str) -> Attachment:
     return attachment(f"Statement{EXTENSIONS[form]}", office[(language, form)].read_bytes())
 
 
@@ -471,8 +470,8 @@ def test_when_names_say_nothing_the_letter_is_found_by_its_content(
     )
 
 
-def _statement(paragraphs: list[str]) -> samples.Attachment:
-    return attachment("Statement.docx", samples.statement_docx("Statement", paragraphs), DOCX)
+def _statement(paragraphs: list[str]) -> Attachment:
+    return attachment("Statement.docx", statement_docx("Statement", paragraphs), DOCX)
 
 
 def _words(count: int) -> list[str]:

@@ -25,6 +25,7 @@ from pipeline.checks.authentication import (
 from pipeline.checks.registry import checks_for
 from pipeline.configuration import parse_settings
 from pipeline.demo import samples
+from pipeline.demo.mail import build_email
 from pipeline.message.parse import parse_message
 from pipeline.settings.models import AuthPolicy
 from pipeline.storage import models as m
@@ -319,7 +320,7 @@ def test_with_policy_off_nothing_changes(intake: Intake) -> None:
 
 
 def _message(*results: str, sender: str = "france@un.int") -> bytes:
-    raw = samples.build_email(sender=sender, to=SUBMISSIONS, subject="PKO-SAFETY")
+    raw = build_email(sender=sender, to=SUBMISSIONS, subject="PKO-SAFETY")
     return with_results(raw, *results)
 
 

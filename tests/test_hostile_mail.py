@@ -31,6 +31,7 @@ from pipeline.checks.facts import Facts, gather_facts
 from pipeline.checks.limits import MessageLimits
 from pipeline.decision.decide import decide
 from pipeline.demo import samples
+from pipeline.demo.mail import Attachment, build_email
 from pipeline.documents.filetype import FileType
 from pipeline.documents.types import detect_type
 from pipeline.message.parse import UnreadableMessage, parse_message
@@ -713,15 +714,13 @@ def _same_names() -> bytes:
     """Brazil sends two different statements, both named Statement.docx."""
     attachments = samples.submission_attachments(mission_name="Brazil")
     other = samples.submission_attachments(mission_name="Brazil", words=200)[0]
-    return samples.build_email(
+    return build_email(
         sender="brazil@un.int",
         to=SUBMISSIONS,
         subject="PKO-SAFETY: statement",
         attachments=[
-            samples.Attachment(
-                "Statement.docx", attachments[0].content, attachments[0].content_type
-            ),
-            samples.Attachment("Statement.docx", other.content, other.content_type),
+            Attachment("Statement.docx", attachments[0].content, attachments[0].content_type),
+            Attachment("Statement.docx", other.content, other.content_type),
             attachments[1],
         ],
     )

@@ -19,6 +19,7 @@ from email.utils import parseaddr
 import pytest
 
 from pipeline.demo import samples
+from pipeline.demo.automatic import auto_reply_email
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.mailbox.imap import Mailbox, Namespace, server_folder_name
 from pipeline.settings.models import MailboxSettings
@@ -70,7 +71,7 @@ def test_every_outcome_is_filed_below_inbox_on_a_server_that_keeps_folders_there
     intake.deliver(submission("France", "france@un.int"), at=ON_TIME)
     intake.deliver(submission("Ghana", "ghana@un.int", cover_letter=None), at=ON_TIME)
     intake.deliver(
-        samples.auto_reply_email(
+        auto_reply_email(
             sender="japan@un.int", to=SUBMISSIONS, original_subject="Re: acknowledgement"
         ),
         at=ON_TIME,

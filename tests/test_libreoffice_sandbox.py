@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.demo import samples
+from pipeline.demo.mail import Attachment, build_email
 from pipeline.storage import models as m
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
 from tests.office_files import STATEMENT_TEXT, OfficeFiles
@@ -201,13 +201,11 @@ def long_rtf(megabytes: float) -> bytes:
     return f"{{\\rtf1\\ansi\\deff0{{\\fonttbl{{\\f0 Arial;}}}}\n{paragraph * count}}}".encode()
 
 
-def attachment(
-    name: str, content: bytes, kind: str = "application/octet-stream"
-) -> samples.Attachment:
-    return samples.Attachment(filename=name, content=content, content_type=kind)
+def attachment(name: str, content: bytes, kind: str = "application/octet-stream") -> Attachment:
+    return Attachment(filename=name, content=content, content_type=kind)
 
 
-def letter(office: OfficeFiles) -> samples.Attachment:
+def letter(office: OfficeFiles) -> Attachment:
     return attachment(
         "Cover letter.pdf", office[("en", "letter_pdf")].read_bytes(), "application/pdf"
     )
@@ -215,11 +213,11 @@ def letter(office: OfficeFiles) -> samples.Attachment:
 
 def email(
     sender: str,
-    *files: samples.Attachment,
+    *files: Attachment,
     number: int = 0,
     headers: dict[str, str] | None = None,
 ) -> bytes:
-    return samples.build_email(
+    return build_email(
         sender=sender,
         to=SUBMISSIONS,
         subject=f"PKO-SAFETY: written statement {number}",
@@ -301,7 +299,7 @@ def test_an_odt_that_no_registered_sender_sent_is_never_converted(
     assert listener.requests == []
 
 
-def refused_unopened(intake: Intake, *attachments: samples.Attachment) -> str:
+def refused_unopened(intake: Intake, *attachments: Attachment) -> str:
     """Deliver a registered delegation's message and run: the statement is refused as
     unsafe, nothing is converted, and the run does not wait on LibreOffice (which needs
     10 s or more for such a file even under the memory limit). The reply's text."""

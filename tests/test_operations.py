@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.demo import samples
+from pipeline.demo.automatic import auto_reply_email
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.ports import free_port
 from pipeline.mailbox.imap import Mailbox
@@ -317,7 +318,7 @@ def test_the_ledger_keeps_every_message_with_its_outcome(intake: Intake) -> None
         at=ON_TIME,
     )
     intake.deliver(
-        samples.auto_reply_email(sender="japan@un.int", to=SUBMISSIONS, original_subject="Hello"),
+        auto_reply_email(sender="japan@un.int", to=SUBMISSIONS, original_subject="Hello"),
         at=ON_TIME,
     )
 

@@ -19,6 +19,7 @@ import pytest
 from tnefparse import TNEF
 
 from pipeline.demo import samples
+from pipeline.demo.mail import Attachment, build_email
 from pipeline.message.parse import parse_message
 from pipeline.message.parsed import ParsedMessage
 from pipeline.settings.models import LimitsSettings
@@ -45,15 +46,15 @@ def outlook_email(
     *,
     number: int = 0,
     name: str = "winmail.dat",
-    others: tuple[samples.Attachment, ...] = (),
+    others: tuple[Attachment, ...] = (),
 ) -> bytes:
     """A mail as Outlook sends it in Rich Text format: a short text and one winmail.dat."""
-    return samples.build_email(
+    return build_email(
         sender=sender,
         to=SUBMISSIONS,
         subject=f"PKO-SAFETY: written statement {number}",
         body="Please find attached our statement and the cover letter.\n",
-        attachments=[samples.Attachment(name, winmail, TNEF_TYPE), *others],
+        attachments=[Attachment(name, winmail, TNEF_TYPE), *others],
         message_id=f"<outlook-{number}-{sender}>",
     )
 
@@ -298,7 +299,7 @@ def test_the_files_keep_their_exact_bytes_and_declared_types() -> None:
 
 def test_ordinary_attachments_beside_a_winmail_dat_stay_where_they_were() -> None:
     statement = ghana_files()[0]
-    logo = samples.Attachment("logo.png", b"\x89PNG\r\n\x1a\nlogo", "image/png")
+    logo = Attachment("logo.png", b"\x89PNG\r\n\x1a\nlogo", "image/png")
     raw = outlook_email("ghana@un.int", tnef.winmail(statement), others=(logo,))
 
     parsed = parse_message(raw)

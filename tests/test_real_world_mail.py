@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.demo import samples
+from pipeline.demo.letters import cover_letter_pdf
+from pipeline.demo.mail import Attachment, build_email
 from pipeline.documents.convert import find_libreoffice
 from pipeline.storage import models as m
 from tests.conftest import SUBMISSIONS, Intake, ny
@@ -98,16 +100,16 @@ def test_every_real_world_word_file_as_a_statement_gets_a_specific_outcome(
         pytest.skip("the Word corpus runs once, on SQLite (it tests documents, not storage)")
     files = corpus_word()
     assert len(files) > 150
-    letter = samples.Attachment(
+    letter = Attachment(
         filename="Cover letter.pdf",
-        content=samples.cover_letter_pdf("Ghana"),
+        content=cover_letter_pdf("Ghana"),
         content_type="application/pdf",
     )
     for index, path in enumerate(files):
-        attachment = samples.Attachment(
+        attachment = Attachment(
             filename=path.name, content=path.read_bytes(), content_type="application/msword"
         )
-        raw = samples.build_email(
+        raw = build_email(
             sender="ghana@un.int",
             to=SUBMISSIONS,
             subject=f"PKO-SAFETY statement {index}",

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.demo import samples
+from pipeline.demo.automatic import bounce_email
 from pipeline.devservers.smtp import CapturedMessage
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
@@ -413,7 +414,7 @@ def test_a_delegation_that_writes_about_a_bounce_is_still_answered(intake: Intak
     Ghana forwards the bounce itself as an attachment beside its statement WHEN the
     worker runs THEN both are submissions, filed and acknowledged: neither a subject nor
     a report inside an attached message makes a delegation's mail a bounce."""
-    bounce = samples.bounce_email(original=submission("Ghana", "ghana@un.int"))
+    bounce = bounce_email(original=submission("Ghana", "ghana@un.int"))
     intake.deliver(
         submission(
             "Japan",

@@ -20,24 +20,15 @@ import mailparser
 import pytest
 from docx import Document
 
-from pipeline.demo.samples import (
-    DOCX_CONTENT_TYPE,
-    PDF_CONTENT_TYPE,
-    PKO_SAFETY,
-    Attachment,
-    Language,
-    auto_reply_email,
-    bounce_email,
-    build_email,
-    cover_letter_docx,
-    cover_letter_pdf,
-    cover_letter_text,
-    sample_statement_text,
-    statement_docx,
-    statement_pdf,
-    submission_attachments,
-    submission_email,
-)
+from pipeline.demo.automatic import auto_reply_email, bounce_email
+from pipeline.demo.letters import cover_letter_docx, cover_letter_pdf, cover_letter_text
+from pipeline.demo.mail import Attachment, build_email
+from pipeline.demo.meetings import PKO_SAFETY
+from pipeline.demo.pdf import PDF_CONTENT_TYPE
+from pipeline.demo.samples import submission_attachments, submission_email
+from pipeline.demo.statements import sample_statement_text, statement_docx, statement_pdf
+from pipeline.demo.texts import Language
+from pipeline.demo.word import DOCX_CONTENT_TYPE
 
 LANGUAGES: tuple[Language, ...] = ("en", "fr", "es")
 
@@ -72,7 +63,7 @@ def test_statement_text_is_deterministic_and_depends_on_the_mission() -> None:
 def test_statement_text_is_stable_across_processes() -> None:
     """Seeds come from sha256, not hash(): a new interpreter (new hash salt) agrees."""
     code = (
-        "from pipeline.demo.samples import sample_statement_text as s;"
+        "from pipeline.demo.statements import sample_statement_text as s;"
         "print(repr(s('Ghana', 300, language='es')))"
     )
     out = subprocess.run(

@@ -36,6 +36,7 @@ from typer.testing import CliRunner
 
 from pipeline.configuration import parse_settings
 from pipeline.demo import samples
+from pipeline.demo.mail import Attachment
 from pipeline.devservers.ports import LOOPBACK, free_port
 from pipeline.replies.outbox import send_pending
 from pipeline.storage import models as m
@@ -119,7 +120,7 @@ def fill(intake: Intake) -> None:
             subject=f"PKO-SAFETY: statement {XSS}",
             statement_filename=f"{XSS}.docx",
             extra_attachments=[
-                samples.Attachment("page.html", f"<html>{XSS}</html>".encode(), "text/html")
+                Attachment("page.html", f"<html>{XSS}</html>".encode(), "text/html")
             ],
         ),
         at=ON_TIME,

@@ -23,7 +23,11 @@ from sqlmodel import Session
 
 from pipeline.configuration import parse_settings
 from pipeline.console import safe_console, submissions_table
-from pipeline.demo import samples
+from pipeline.demo.automatic import auto_reply_email, bounce_email
+from pipeline.demo.letters import cover_letter_pdf
+from pipeline.demo.mail import Attachment, build_email
+from pipeline.demo.samples import submission_email
+from pipeline.demo.statements import sample_statement_text, statement_docx, statement_title
 from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.ports import DevServerError
 from pipeline.devservers.smtp import CapturingSMTPServer
@@ -60,7 +64,7 @@ def seeds() -> list[Seed]:
     """Sample mail for the 24 May 2021 open debate, in order of arrival."""
 
     def statement(mission: str, sender: str, **options: object) -> bytes:
-        return samples.submission_email(
+        return submission_email(
             mission_name=mission,
             sender=sender,
             to=SUBMISSIONS,
@@ -129,7 +133,7 @@ def seeds() -> list[Seed]:
         ),
         Seed(
             "An out-of-office reply arrives",
-            samples.auto_reply_email(
+            auto_reply_email(
                 sender="france@un.int",
                 to=SUBMISSIONS,
                 original_subject="Accepted: France statement",
@@ -138,7 +142,7 @@ def seeds() -> list[Seed]:
         ),
         Seed(
             "A bounce arrives for mail someone else sent in our name",
-            samples.bounce_email(original=france_first),
+            bounce_email(original=france_first),
             _ny(22, 7, 0),
         ),
     ]
@@ -150,11 +154,9 @@ def _legacy_seed() -> list[Seed]:
         return []
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "Declaracion_Espana.docx"
-        paragraphs = samples.sample_statement_text("Spain", 380, language="es")
+        paragraphs = sample_statement_text("Spain", 380, language="es")
         source.write_bytes(
-            samples.statement_docx(
-                samples.statement_title("Spain", language="es"), paragraphs, language="es"
-            )
+            statement_docx(statement_title("Spain", language="es"), paragraphs, language="es")
         )
         try:
             # Our own sample: made in the sandbox where it works, else without.
@@ -167,13 +169,13 @@ def _legacy_seed() -> list[Seed]:
         except DocumentError:
             return []
         legacy = (Path(folder) / "Declaracion_Espana.doc").read_bytes()
-    raw = samples.build_email(
+    raw = build_email(
         sender="spain@un.int",
         to=SUBMISSIONS,
         subject="PKO-SAFETY: declaración de España",
         attachments=[
-            samples.Attachment("Declaracion_Espana.doc", legacy, "application/msword"),
-            samples.Attachment("Carta.pdf", samples.cover_letter_pdf("Spain"), "application/pdf"),
+            Attachment("Declaracion_Espana.doc", legacy, "application/msword"),
+            Attachment("Carta.pdf", cover_letter_pdf("Spain"), "application/pdf"),
         ],
     )
     return [
