@@ -26,8 +26,8 @@ from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import make_engine
 from pipeline.storage.prepare import prepare
+from pipeline.worker.context import build_context
 from pipeline.worker.process import process_message
-from pipeline.worker.run import run_context
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
@@ -264,7 +264,13 @@ def test_a_run_that_stopped_after_filing_finishes_the_move_without_filing_again(
     settings = intake.settings
     engine = prepare(settings)
     with Mailbox(settings.mailbox) as mailbox:
-        ctx = run_context(settings, engine, mailbox, load_templates(settings))
+        ctx = build_context(
+            settings,
+            engine,
+            load_templates(settings),
+            mailbox=mailbox.identity,
+            uidvalidity=mailbox.uidvalidity,
+        )
         [fetched] = list(mailbox.fetch(mailbox.waiting_uids()))
         assert process_message(ctx, fetched) is not None
     engine.dispose()

@@ -18,7 +18,6 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from pipeline.checks.registry import checks_for
 from pipeline.cli import common as cli
 from pipeline.cli.common import actor
 from pipeline.console import STATUS_COLOURS, json_text, safe, submissions_table
@@ -35,7 +34,8 @@ from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import DatabaseError
 from pipeline.storage.directory import Directory
 from pipeline.storage.prepare import prepare
-from pipeline.worker.process import RunContext, folder_for, refile_message
+from pipeline.worker.context import build_context, folder_for
+from pipeline.worker.refiling import refile_message
 
 replies_app = typer.Typer(
     help="Replies to delegations: list them, show one as sent, send one again, cancel one."
@@ -424,15 +424,13 @@ def messages_retry(
         moves: list[tuple[str, str]] = []
         for record in records:
             assert record.id is not None
-            ctx = RunContext(
-                engine=engine,
-                settings=current,
-                directory=directory,
-                templates=templates,
-                checks=checks_for(current.checks, current),
-                blobs=BlobStore(current.storage_path),
+            ctx = build_context(
+                current,
+                engine,
+                templates,
                 mailbox=record.mailbox,
                 uidvalidity=record.uidvalidity,
+                directory=directory,
             )
             try:
                 filed = refile_message(ctx, record.id)

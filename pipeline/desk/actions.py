@@ -25,6 +25,7 @@ from pipeline.replies.templates import ReplyTemplates, format_date, format_local
 from pipeline.settings.models import LengthPolicy, MeetingStatus, Settings
 from pipeline.storage import models as m
 from pipeline.storage.db import session_scope
+from pipeline.storage.superseding import supersede_current
 
 DESK_STATUSES = (m.SubmissionStatus.ACCEPTED, m.SubmissionStatus.REJECTED, m.SubmissionStatus.HELD)
 _REPLY_KIND = {
@@ -92,18 +93,13 @@ def decide_submission(
                     f"{submission.reference} comes from an unregistered sender: accept it with "
                     "--mission CODE (and consider `intake missions add-sender`)"
                 )
-            superseded = session.exec(
-                select(m.Submission).where(
-                    m.Submission.meeting_id == submission.meeting_id,
-                    m.Submission.mission_id == submission.mission_id,
-                    m.Submission.status == m.SubmissionStatus.ACCEPTED,
-                    m.Submission.id != submission.id,
-                )
-            ).first()
+            superseded = supersede_current(
+                session,
+                meeting_id=submission.meeting_id,
+                mission_id=submission.mission_id,
+                successor_id=submission.id,
+            ).superseded
             if superseded is not None:
-                superseded.status = m.SubmissionStatus.SUPERSEDED
-                superseded.updated_at = m.utcnow()
-                session.add(superseded)
                 session.add(
                     m.AuditEvent(
                         actor=actor,
@@ -113,7 +109,6 @@ def decide_submission(
                         detail={"superseded_by": submission.reference, "by_desk": True},
                     )
                 )
-                session.flush()
         submission.status = status
         submission.updated_at = m.utcnow()
         session.add(submission)

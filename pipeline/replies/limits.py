@@ -15,7 +15,7 @@ Intake into a source of mail. Within `[replies] rejection_window_hours`:
 - any other address gets at most one such reply, whatever it is about: anyone can write
   in the name of an unknown address, and each new problem must not buy its owner one
   more mail from Intake (and it is answered at all only when our receiving server
-  vouched for its domain: `pipeline.worker.process`).
+  vouched for its domain: `pipeline.worker.suppression`).
 
 And in any hour, all addresses together get at most `max_rejections_per_hour` of them: a
 flood from many addresses (a whole registered domain, say) stops there.

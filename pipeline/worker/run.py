@@ -35,19 +35,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from pipeline import faults
-from pipeline.checks.registry import checks_for
 from pipeline.faults import checkpoint
 from pipeline.mailbox.imap import Mailbox
 from pipeline.replies.outbox import SendReport, send_pending
-from pipeline.replies.templates import ReplyTemplates, load_templates
+from pipeline.replies.templates import load_templates
 from pipeline.settings.models import Settings
 from pipeline.storage import attempts
 from pipeline.storage import models as m
-from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import DatabaseError, describe_url, init_schema, make_engine, session_scope
-from pipeline.storage.directory import Directory
 from pipeline.storage.prepare import prepare
-from pipeline.worker.process import MEGABYTE, Filed, RunContext, process_message
+from pipeline.worker.context import MEGABYTE, Filed, RunContext, build_context
+from pipeline.worker.process import process_message
 
 log = logging.getLogger(__name__)
 
@@ -86,24 +84,6 @@ class RunReport:
         return ", ".join(parts)
 
 
-def run_context(
-    settings: Settings, engine: Engine, mailbox: Mailbox, templates: ReplyTemplates
-) -> RunContext:
-    """What every message of this run shares, read once: missions, meetings, templates."""
-    with Session(engine) as session:
-        directory = Directory.load(session)
-    return RunContext(
-        engine=engine,
-        settings=settings,
-        directory=directory,
-        templates=templates,
-        checks=checks_for(settings.checks, settings),
-        blobs=BlobStore(settings.storage_path),
-        mailbox=mailbox.identity,
-        uidvalidity=mailbox.uidvalidity,
-    )
-
-
 def run_once(
     settings: Settings,
     *,
@@ -124,7 +104,13 @@ def run_once(
         with drain_lock(engine, mailbox.identity) as ours:
             if ours:
                 with mailbox:
-                    ctx = run_context(settings, engine, mailbox, templates)
+                    ctx = build_context(
+                        settings,
+                        engine,
+                        templates,
+                        mailbox=mailbox.identity,
+                        uidvalidity=mailbox.uidvalidity,
+                    )
                     suspects = _drain(ctx, mailbox, report, progress, send=send)
                     if suspects:
                         # Everyone else is answered before a suspect can take us down.
