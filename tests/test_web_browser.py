@@ -17,8 +17,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
+from pipeline.web.accounts import add_user
 from pipeline.web.app import create_app
-from pipeline.web.auth import add_user
 from tests.conftest import IN_CI, Intake, text_of
 from tests.test_web_http import PASSWORD, USER, fill, serve
 

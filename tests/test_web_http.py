@@ -42,9 +42,10 @@ from pipeline.replies.outbox import send_pending
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from pipeline.storage.prepare import prepare
-from pipeline.web import auth
+from pipeline.web import clock, cookie, throttling
+from pipeline.web.accounts import add_user
 from pipeline.web.app import create_app
-from pipeline.web.auth import add_user, hash_password
+from pipeline.web.passwords import hash_password
 from tests.conftest import PKO_SAFETY, SUBMISSIONS, Intake, ny, text_of
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
@@ -322,7 +323,7 @@ def test_a_wrong_password_is_refused_slowly_and_logged_without_the_password(
 
     assert response.status_code == 401
     assert "Wrong user name or password" in response.text
-    assert took >= auth.FAILED_LOGIN_DELAY
+    assert took >= throttling.FAILED_LOGIN_DELAY
     assert unknown.status_code == 401
     assert after.status_code == 303
     logged = "\n".join(record.getMessage() for record in caplog.records)
@@ -356,13 +357,13 @@ def test_a_session_older_than_session_minutes_is_refused(
     minutes = dashboard.intake.settings.web.session_minutes
     with dashboard.login() as client:
         assert client.get("/").status_code == 200
-        real_now = auth.now
-        monkeypatch.setattr(auth, "now", lambda: real_now() + minutes * 60 - 30)
+        real_now = clock.now
+        monkeypatch.setattr(clock, "now", lambda: real_now() + minutes * 60 - 30)
         assert client.get("/").status_code == 200
 
-        monkeypatch.setattr(auth, "now", lambda: real_now() + minutes * 60 + 1)
+        monkeypatch.setattr(clock, "now", lambda: real_now() + minutes * 60 + 1)
         expired = client.get("/submissions")
-        monkeypatch.setattr(auth, "now", real_now)
+        monkeypatch.setattr(clock, "now", real_now)
         again = client.get("/submissions")
         login_page = client.get(again.headers["location"])
 
@@ -896,8 +897,8 @@ def test_intake_web_serves_the_dashboard(intake: Intake) -> None:
 def test_a_missing_secret_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
     settings = parse_settings({"paths": {"data_dir": str(tmp_path)}}, environ={})
 
-    first = auth.load_secret_key(settings)
-    second = auth.load_secret_key(settings)
+    first = cookie.load_secret_key(settings)
+    second = cookie.load_secret_key(settings)
 
     assert first == second
     assert len(first) >= 32
@@ -906,7 +907,7 @@ def test_a_missing_secret_key_is_made_once_and_kept_private(tmp_path: Path) -> N
     configured = parse_settings(
         {"paths": {"data_dir": str(tmp_path)}, "web": {"secret_key": key}}, environ={}
     )
-    assert auth.load_secret_key(configured) == key
+    assert cookie.load_secret_key(configured) == key
 
 
 def test_a_user_removed_from_the_database_is_signed_out(dashboard: Dashboard) -> None:

@@ -44,9 +44,12 @@ from pipeline.configuration import ConfigError, parse_settings
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from pipeline.storage.prepare import prepare
-from pipeline.web import auth
-from pipeline.web.app import SESSION_COOKIE, WebContext, create_app
-from pipeline.web.auth import add_user, hash_password
+from pipeline.web import clock, passwords
+from pipeline.web.accounts import add_user
+from pipeline.web.app import create_app
+from pipeline.web.context import WebContext
+from pipeline.web.cookie import SESSION_COOKIE, SESSION_ID, load_secret_key
+from pipeline.web.passwords import hash_password
 from tests.conftest import Intake
 from tests.test_web_http import CSRF, PASSWORD, USER, Dashboard, fill, serve, token_of
 
@@ -194,7 +197,7 @@ def test_a_cookie_forged_with_the_real_key_but_no_session_on_the_server_is_refus
         claims = json.loads(base64.b64decode(TimestampSigner(GOOD_KEY).unsign(real)))
         forged_claims = [
             {"user": USER, "login_at": time.time(), "csrf": "x"},
-            {**claims, auth.SESSION_ID: secrets.token_urlsafe(32)},
+            {**claims, SESSION_ID: secrets.token_urlsafe(32)},
         ]
         answers = []
         for forged in forged_claims:
@@ -202,7 +205,7 @@ def test_a_cookie_forged_with_the_real_key_but_no_session_on_the_server_is_refus
             cookie = TimestampSigner(GOOD_KEY).sign(payload).decode()
             answers.append(served.replay(cookie, "GET", "/"))
 
-    assert set(claims) >= {auth.SESSION_ID}
+    assert set(claims) >= {SESSION_ID}
     assert all(to_login(answer) for answer in answers)
 
 
@@ -367,7 +370,7 @@ def test_a_random_secret_key_is_accepted(tmp_path: Path, key: str) -> None:
         {"paths": {"data_dir": str(tmp_path)}}, environ={"INTAKE_WEB__SECRET_KEY": key}
     )
 
-    assert auth.load_secret_key(settings) == key
+    assert load_secret_key(settings) == key
 
 
 def test_the_check_judges_the_key_not_the_file(tmp_path: Path) -> None:
@@ -376,7 +379,7 @@ def test_the_check_judges_the_key_not_the_file(tmp_path: Path) -> None:
     empty = parse_settings(
         {"paths": {"data_dir": str(tmp_path)}, "web": {"secret_key": ""}}, environ={}
     )
-    assert len(auth.load_secret_key(empty)) >= 32
+    assert len(load_secret_key(empty)) >= 32
     with pytest.raises(ConfigError, match=r"^web\.secret_key: .*too weak"):
         parse_settings({"web": {"secret_key": "k" * 40}}, environ={})
     placeholder = parse_settings(
@@ -384,7 +387,7 @@ def test_the_check_judges_the_key_not_the_file(tmp_path: Path) -> None:
         environ={"INTAKE_WEB__SECRET_KEY": "CHANGE-ME-to-a-long-random-string-of-48-characters"},
     )
     with pytest.raises(ValueError, match="placeholder"):
-        auth.load_secret_key(placeholder)
+        load_secret_key(placeholder)
 
 
 # -- password guessing -------------------------------------------------------------------------
@@ -428,8 +431,8 @@ def test_sixty_wrong_passwords_lock_the_account_and_the_right_one_waits_for_the_
     assert not quiet.events(m.AuditKind.LOGIN)
 
     # After the lockout the right password works again, from anywhere.
-    real_now = auth.now
-    monkeypatch.setattr(auth, "now", lambda: real_now() + web.login_lockout_minutes * 60 + 1)
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + web.login_lockout_minutes * 60 + 1)
     with quiet.login() as desk:
         page = desk.get("/audit")
     assert page.status_code == 200
@@ -506,7 +509,7 @@ def test_parallel_guesses_compute_two_hashes_at_once_and_the_desk_keeps_working(
     assert checked_by_login == 1
     assert statuses == [401] * 40
     assert gate.checks - before == 41, "an unknown name costs one verification too"
-    assert 1 <= gate.peak <= auth.PASSWORD_CHECK_SLOTS == 2
+    assert 1 <= gate.peak <= passwords.PASSWORD_CHECK_SLOTS == 2
     assert queued_when_asked >= 10
     assert page.status_code == 200
     assert queued_when_served > 0, "the page waited for the guesses to be hashed"
@@ -536,7 +539,7 @@ def test_an_id_too_large_for_the_database_is_not_found(dashboard: Board) -> None
 
 def test_the_password_gate_counts_in_the_event_loop() -> None:
     """The gauge the parallel story reads is kept by the event loop's thread only."""
-    gate = auth.PasswordChecks(slots=2)
+    gate = passwords.PasswordChecks(slots=2)
     seen: list[int] = []
 
     def work() -> bool:

@@ -41,7 +41,7 @@ def _read_password(password_stdin: bool) -> str:
 
 def _checked_name(name: str) -> str:
     """The user name as stored, or exit 2 with why it cannot be one."""
-    from pipeline.web.auth import validate_user_name
+    from pipeline.web.users import validate_user_name
 
     try:
         return validate_user_name(name)
@@ -51,7 +51,7 @@ def _checked_name(name: str) -> str:
 
 def _new_password(password_stdin: bool) -> str:
     """A password read as `_read_password` does, or exit 2 when it is too weak."""
-    from pipeline.web.auth import validate_password
+    from pipeline.web.passwords import validate_password
 
     password = _read_password(password_stdin)
     try:
@@ -134,8 +134,8 @@ def register(app: typer.Typer) -> None:
         from pipeline.storage.db import DatabaseError
         from pipeline.storage.prepare import prepare
         from pipeline.storage.sync import SyncError
+        from pipeline.web.accounts import list_users
         from pipeline.web.app import create_app
-        from pipeline.web.auth import list_users
 
         current = cli.settings()
         listen_host = host or current.web.host
@@ -184,7 +184,7 @@ def register(app: typer.Typer) -> None:
         password_stdin: PasswordStdin = False,
     ) -> None:
         """Add a desk user to the database (asks for the password twice, hidden)."""
-        from pipeline.web.auth import add_user
+        from pipeline.web.accounts import add_user
 
         current = cli.settings()
         cleaned = _checked_name(name)
@@ -208,7 +208,7 @@ def register(app: typer.Typer) -> None:
         A user defined in the configuration file gets a new password_hash there instead
         (`intake users hash`).
         """
-        from pipeline.web.auth import change_password
+        from pipeline.web.accounts import change_password
 
         cleaned = _checked_name(name)
         password = _new_password(password_stdin)
@@ -229,7 +229,7 @@ def register(app: typer.Typer) -> None:
 
         A user defined in the configuration file is refused: delete its desk.users entry there.
         """
-        from pipeline.web.auth import remove_user
+        from pipeline.web.accounts import remove_user
 
         cleaned = _checked_name(name)
         ended = _on_users(
@@ -244,7 +244,7 @@ def register(app: typer.Typer) -> None:
         password_stdin: PasswordStdin = False,
     ) -> None:
         """Print an argon2 hash of a password, for password_hash in a desk.users entry."""
-        from pipeline.web.auth import hash_password, validate_password
+        from pipeline.web.passwords import hash_password, validate_password
 
         password = _read_password(password_stdin)
         try:
@@ -257,7 +257,7 @@ def register(app: typer.Typer) -> None:
     def users_list() -> None:
         """The desk users: from the configuration file and from the database."""
         from pipeline.storage.db import DatabaseError, init_schema, make_engine
-        from pipeline.web.auth import list_users
+        from pipeline.web.accounts import list_users
 
         current = cli.settings()
         try:

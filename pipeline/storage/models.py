@@ -371,7 +371,7 @@ class WebSession(SQLModel, table=True):
 class LoginAttempt(SQLModel, table=True):
     """A sign-in that failed, or is being checked (until it succeeds, it counts as a
     failure): counted per user name and per address to lock out password guessing, by
-    every dashboard process that shares the database (`pipeline.web.auth`). Rows older
+    every dashboard process that shares the database (`pipeline.web.throttling`). Rows older
     than the failure window plus the lockout are deleted as new attempts come."""
 
     __table_args__ = (
