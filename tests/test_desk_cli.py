@@ -14,7 +14,7 @@ import pytest
 from pipeline.checks.documents import Statement
 from pipeline.demo import samples
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
-from tests.test_operations import intake_command, one_line
+from tests.helpers.commands import intake_command, one_line
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 

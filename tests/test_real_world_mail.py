@@ -15,7 +15,7 @@ from pipeline.demo import samples
 from pipeline.documents.convert import find_libreoffice
 from pipeline.storage import models as m
 from tests.conftest import SUBMISSIONS, Intake, ny
-from tests.corpus import CORPUS, needs_corpus
+from tests.helpers.corpus import CORPUS, needs_corpus
 
 
 def corpus_mail() -> list[Path]:
