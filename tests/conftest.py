@@ -37,7 +37,7 @@ from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from pipeline.storage.queries import SubmissionRow, list_submissions
 from pipeline.worker.run import RunReport, run_once
-from tests.office_files import make_office_files
+from tests.helpers.office_files import make_office_files
 
 NEW_YORK = ZoneInfo("America/New_York")
 SUBMISSIONS = "submissions@intake.example"
@@ -393,7 +393,7 @@ def soffice() -> str:
 def office_files(
     soffice: str, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[tuple[str, str], Path]:
-    """Real files made by LibreOffice, in the six languages (see tests/office_files.py)."""
+    """Real files made by LibreOffice, in the six languages (see tests/helpers/office_files.py)."""
     return make_office_files(tmp_path_factory.mktemp("office"))
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.demo import samples
 from tests.conftest import SUBMISSIONS, Intake, ny
-from tests.test_operations import intake_command, one_line
+from tests.helpers.commands import intake_command, one_line
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "intake.example.toml"

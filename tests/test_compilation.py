@@ -51,8 +51,8 @@ from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import make_engine
 from tests.conftest import IN_CI, PKO_SAFETY, SUBMISSIONS, Intake, ny
-from tests.corpus import WORD, needs_corpus
-from tests.office_files import STATEMENT_TEXT, OfficeFiles, billion_laughs_in_styles
+from tests.helpers.corpus import WORD, needs_corpus
+from tests.helpers.office_files import STATEMENT_TEXT, OfficeFiles, billion_laughs_in_styles
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 CREATED = datetime(2021, 5, 28, 14, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ languages) and the pipeline reads the same heading and paragraphs it would from 
 a stuck or broken LibreOffice never hangs a run or leaves processes behind; a
 password-protected or macro-carrying Word file is recognised before anything opens it.
 
-The documents are real: made by LibreOffice (see `tests/office_files.py`), and the corpus
+The documents are real: made by LibreOffice (see `tests/helpers/office_files.py`), and the corpus
 files come from Apache POI's test data (`../shared/corpus/`, see its README).
 """
 
@@ -39,8 +39,8 @@ from pipeline.documents.errors import UnreadableDocument
 from pipeline.documents.filetype import FileType
 from pipeline.documents.ole import OleInfo, inspect_ole, word_fib_version
 from pipeline.documents.types import OLE2_MAGIC, detect_type
-from tests.corpus import CORPUS
-from tests.office_files import LANGUAGES, LETTER_TEXT, STATEMENT_TEXT
+from tests.helpers.corpus import CORPUS
+from tests.helpers.office_files import LANGUAGES, LETTER_TEXT, STATEMENT_TEXT
 
 NO_SOFFICE = "LibreOffice is not installed: apt-get install libreoffice-writer-nogui"
 OLE_KINDS = (FileType.DOC, FileType.ENCRYPTED, FileType.OLE_OTHER)

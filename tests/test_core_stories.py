@@ -9,7 +9,7 @@ from __future__ import annotations
 from pipeline.demo import samples
 from pipeline.demo.automatic import auto_reply_email, bounce_email
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
-from tests.test_forged_senders import MX, with_results
+from tests.helpers.mail import MX, with_results
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 

@@ -33,7 +33,7 @@ from pipeline.documents.errors import UnreadableDocument
 from pipeline.documents.letter import LetterCheck, Signatory, check_letter
 from pipeline.documents.pdf_reader import PdfText, read_pdf
 from pipeline.missions.registry import find_mission
-from tests.corpus import MAIL as CORPUS
+from tests.helpers.corpus import MAIL as CORPUS
 
 
 def _names(code: str, *short_forms: str) -> list[str]:

@@ -17,7 +17,6 @@ test-output/crash-matrix.txt.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import signal
@@ -25,29 +24,24 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from pipeline.demo import samples
-from pipeline.demo.automatic import auto_reply_email, bounce_email
+from pipeline.demo.automatic import auto_reply_email
 from pipeline.demo.mail import Attachment
-from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.devservers.smtp import CapturedMessage
 from pipeline.faults import POINTS, Fault, FaultAction, FaultSpecError, parse_fault
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
-from pipeline.storage.db import make_engine
-from tests.conftest import PG_ADMIN, PKO_SAFETY, SUBMISSIONS, Intake, Report, ny
-from tests.test_operations import intake_command
+from tests.conftest import PKO_SAFETY, SUBMISSIONS, Intake, Report, ny
+from tests.helpers.commands import intake_command
+from tests.helpers.mixed_mail import OUR_SERVER, Seeded, mixed_messages, seed
+from tests.helpers.worlds import CHILDREN, EVERY_REPLY, World, folder_contents, world
 
 pytestmark = pytest.mark.slow
 
@@ -60,245 +54,7 @@ MESSAGES = int(os.environ.get("INTAKE_CRASH_MESSAGES", "300"))
 POINTS_TO_CRASH = os.environ.get("INTAKE_CRASH_POINTS", ",".join(POINTS)).split(",")
 KILL_AT = (50, 5)  # the first faulty run dies at the 50th passage, the second at the 5th
 STALE_CLAIM_S = 1
-CHILDREN = {"code": "CAAC", "title": "Children and armed conflict", "date": "2021-06-28"}
 KILLED = -signal.SIGKILL
-
-MISSION_SENDERS = [
-    ("France", "france@un.int"),
-    ("Côte d'Ivoire", "cotedivoire@un.int"),
-    ("Ghana", "ghana@un.int"),
-    ("Japan", "japan@un.int"),
-    ("Brazil", "brazil@un.int"),
-    ("Holy See", "holysee@un.int"),
-    ("European Union", "delegation@eeas.europa.eu"),
-]
-
-# -- the messages --------------------------------------------------------------------------
-
-_MARK = "<INTAKE-MESSAGE-MARK@intake.test>"
-
-
-@dataclass(frozen=True)
-class Seeded:
-    """One message put in the mailbox, and what Intake must make of it."""
-
-    raw: bytes
-    message_id: str
-    outcome: m.MessageOutcome
-    at: datetime
-
-    @property
-    def answered(self) -> bool:
-        return self.outcome is not m.MessageOutcome.IGNORED
-
-
-# Our receiving server, and what it writes for mail that really came from atlantis.example.
-OUR_SERVER = "mx.intake.example"
-VOUCHED_FOR_ATLANTIS = (
-    f"Authentication-Results: {OUR_SERVER}; dmarc=pass header.from=atlantis.example\r\n"
-).encode()
-# Every reply is due: no rejection is a repeat, no hour is over its cap.
-EVERY_REPLY = {"rejection_window_hours": 0, "max_rejections_per_hour": 0}
-
-
-@functools.cache
-def _template(kind: str, variant: int = 0) -> bytes:
-    """A message of each kind, built once, with a mark where its Message-ID goes.
-
-    Building a submission (a real .docx and PDF) takes 35 ms; changing the Message-ID of
-    a ready one takes nothing, and still makes every message distinct to the duplicate
-    guard (which looks at the bytes and at Message-ID + sender).
-    """
-    if kind == "accepted":
-        name, sender = MISSION_SENDERS[variant]
-        return samples.submission_email(
-            mission_name=name, sender=sender, to=SUBMISSIONS, words=50, message_id=_MARK
-        )
-    if kind == "no_cover_letter":
-        return samples.submission_email(
-            mission_name="Ghana",
-            sender="ghana@un.int",
-            to=SUBMISSIONS,
-            words=50,
-            cover_letter=None,
-            message_id=_MARK,
-        )
-    if kind == "unknown_sender":
-        # Our receiving server vouches for the domain: an unregistered address is then
-        # answered (once per window, which these scenarios switch off).
-        return VOUCHED_FOR_ATLANTIS + samples.submission_email(
-            mission_name="Atlantis",
-            sender="delegate@atlantis.example",
-            to=SUBMISSIONS,
-            words=50,
-            message_id=_MARK,
-        )
-    if kind == "no_meeting_named":
-        return samples.submission_email(
-            mission_name="France",
-            sender="france@un.int",
-            to=SUBMISSIONS,
-            words=50,
-            subject="Our written statement",
-            message_id=_MARK,
-        )
-    if kind == "auto_reply":
-        return auto_reply_email(
-            sender="japan@un.int", to=SUBMISSIONS, original_subject="Hello", message_id=_MARK
-        )
-    if kind == "bounce":
-        original = samples.submission_email(
-            mission_name="Brazil",
-            sender="brazil@un.int",
-            to=SUBMISSIONS,
-            words=50,
-            message_id="<bounced-original@intake.test>",
-        )
-        return bounce_email(original=original, message_id=_MARK)
-    raise ValueError(kind)
-
-
-# Ten kinds in turn: 4 accepted, 2 rejected, 2 held, 2 ignored.
-_CYCLE: Sequence[tuple[str, m.MessageOutcome]] = (
-    ("accepted", m.MessageOutcome.ACCEPTED),
-    ("accepted", m.MessageOutcome.ACCEPTED),
-    ("no_cover_letter", m.MessageOutcome.REJECTED),
-    ("accepted", m.MessageOutcome.ACCEPTED),
-    ("no_meeting_named", m.MessageOutcome.HELD),
-    ("auto_reply", m.MessageOutcome.IGNORED),
-    ("accepted", m.MessageOutcome.ACCEPTED),
-    ("unknown_sender", m.MessageOutcome.REJECTED),
-    ("no_meeting_named", m.MessageOutcome.HELD),
-    ("bounce", m.MessageOutcome.IGNORED),
-)
-
-
-def mixed_messages(count: int, *, tag: str = "crash") -> list[Seeded]:
-    """`count` distinct messages of every kind, received a minute apart, before the deadline."""
-    start = ny(2021, 5, 20, 6, 0)
-    seeded: list[Seeded] = []
-    for index in range(count):
-        kind, outcome = _CYCLE[index % len(_CYCLE)]
-        template = _template(kind, index % len(MISSION_SENDERS) if kind == "accepted" else 0)
-        message_id = f"<{tag}-{index:05d}@intake.test>"
-        assert template.count(_MARK.encode()) == 1
-        seeded.append(
-            Seeded(
-                raw=template.replace(_MARK.encode(), message_id.encode()),
-                message_id=message_id,
-                outcome=outcome,
-                at=start + timedelta(minutes=index),
-            )
-        )
-    return seeded
-
-
-def seed(
-    dovecot: ThrowawayDovecot,
-    user: str,
-    password: str,
-    messages: Sequence[Seeded],
-    folder: str = "INBOX",
-) -> None:
-    """Put the messages in the mailbox, 100 per APPEND (MULTIAPPEND, RFC 3502)."""
-    with dovecot.imap_client(user, password) as client:
-        if not client.folder_exists(folder):
-            client.create_folder(folder)
-        for start in range(0, len(messages), 100):
-            chunk = messages[start : start + 100]
-            client.multiappend(folder, [{"msg": s.raw, "date": s.at} for s in chunk])
-
-
-# -- one scenario's world: a mailbox, a database, a configuration ----------------------------
-
-
-@dataclass
-class World:
-    intake: Intake
-    user: str
-    password: str
-    database_url: str
-    config: Path
-    changes: dict[str, Any]
-
-    def variant(self, path: Path, **more: Any) -> Path:
-        """This world's configuration with more changes, in another file."""
-        return self.intake.write_config(path, **_merged(self.changes, more))
-
-    def engine(self) -> sa.Engine:
-        return make_engine(self.database_url)
-
-    def folders(self) -> tuple[str, dict[str, list[int]]]:
-        """The server's hierarchy delimiter, and the UIDs in each folder of this mailbox."""
-        return folder_contents(self.intake.dovecot, self.user, self.password)
-
-
-def folder_contents(
-    dovecot: ThrowawayDovecot, user: str, password: str
-) -> tuple[str, dict[str, list[int]]]:
-    """The server's hierarchy delimiter, and the UIDs in each selectable folder."""
-    found: dict[str, list[int]] = {}
-    delimiter = "/"
-    with dovecot.imap_client(user, password) as client:
-        for flags, separator, name in client.list_folders():
-            if separator:
-                delimiter = separator.decode() if isinstance(separator, bytes) else separator
-            if b"\\Noselect" in flags or b"\\NonExistent" in flags:
-                continue
-            client.select_folder(name, readonly=True)
-            found[str(name)] = sorted(int(uid) for uid in client.search("ALL"))
-    return delimiter, found
-
-
-_worlds = iter(range(1, 1_000_000))
-
-
-def _database_name() -> str:
-    return f"intake_crash_{os.getpid()}_{next(_worlds)}"
-
-
-def _merged(base: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in more.items():
-        old = merged.get(key)
-        merged[key] = (
-            {**old, **value} if isinstance(value, dict) and isinstance(old, dict) else value
-        )
-    return merged
-
-
-@contextmanager
-def world(intake: Intake, name: str, **config: Any) -> Iterator[World]:
-    """A mailbox and a database of their own, on the test's servers, for one scenario."""
-    number = next(_worlds)
-    user = f"{name}-{number}-{intake.user}"
-    password = "correct horse"
-    intake.dovecot.add_user(user, password)
-    directory = intake.tmp_path / f"{name}-{number}"
-    directory.mkdir()
-    postgres = intake.settings.database_url.startswith("postgresql")
-    if postgres:
-        database = _database_name()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{database}"')
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-    else:
-        url = f"sqlite:///{directory / 'intake.db'}"
-    changes: dict[str, Any] = {
-        "paths": {"data_dir": str(directory / "data")},
-        "database": {"url": url},
-        "mailbox": {"username": user, "password": password},
-        "replies": EVERY_REPLY,
-        "authentication": {"authserv_id": OUR_SERVER},
-    }
-    changes = _merged(changes, config)
-    path = intake.write_config(directory / "intake.toml", **changes)
-    try:
-        yield World(intake, user, password, url, path, changes)
-    finally:
-        if postgres:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def open_replies(world: World) -> int:

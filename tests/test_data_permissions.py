@@ -17,7 +17,7 @@ from pipeline.demo import samples
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import init_schema, make_engine
 from tests.conftest import SUBMISSIONS, Intake, ny
-from tests.test_outages import resume, start_run, wait_until_frozen
+from tests.helpers.runs import resume, start_run, wait_until_frozen
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 

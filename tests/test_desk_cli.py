@@ -15,7 +15,7 @@ from pipeline.checks.documents import Statement
 from pipeline.demo import samples
 from pipeline.demo.automatic import auto_reply_email
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
-from tests.test_operations import intake_command, one_line
+from tests.helpers.commands import intake_command, one_line
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 

@@ -36,7 +36,7 @@ from pipeline.storage.db import describe_url, make_engine
 from pipeline.storage.prepare import prepare
 from pipeline.worker.scheduler import build_scheduler
 from tests.conftest import NEW_YORK, PKO_SAFETY, SUBMISSIONS, Intake, ny, text_of
-from tests.test_operations import one_line
+from tests.helpers.commands import one_line
 
 DESK = "servicedesk@intake.example"
 ON_TIME = ny(2021, 5, 20, 10, 0)

@@ -20,8 +20,8 @@ from pipeline.demo.statements import statement_docx
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
-from tests.corpus import WORD
-from tests.office_files import STATEMENT_TEXT, OfficeFiles, billion_laughs_in_styles
+from tests.helpers.corpus import WORD
+from tests.helpers.office_files import STATEMENT_TEXT, OfficeFiles, billion_laughs_in_styles
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

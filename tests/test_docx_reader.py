@@ -42,7 +42,7 @@ from pipeline.documents.safety import (
     read_member,
 )
 from pipeline.documents.types import OLE2_MAGIC, detect_type
-from tests.corpus import WORD as POI
+from tests.helpers.corpus import WORD as POI
 
 REPO = Path(__file__).resolve().parents[1]
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"

@@ -30,9 +30,9 @@ from pipeline.message.parse import parse_message
 from pipeline.settings.models import AuthPolicy
 from pipeline.storage import models as m
 from tests.conftest import SUBMISSIONS, Intake, Report, ny, text_of
+from tests.helpers.mail import MX, with_results
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
-MX = "mx.intake.example"
 
 # What OpenDKIM, OpenDMARC and rspamd write, for France (france@un.int).
 DMARC_PASS = f"{MX}; dmarc=pass (p=reject dis=none) header.from=un.int"
@@ -56,17 +56,6 @@ FORGED_PASS = (
 # Our receiving server's Received header: what it prepends lies above, what came with the
 # message lies below.
 OUR_RECEIVED = f"Received: from mail.sender.example by {MX} with ESMTPS id 4Xq"
-
-
-def with_results(raw: bytes, *values: str) -> bytes:
-    """Prepend Authentication-Results headers, as a receiving server does (a value that
-    is a whole Received header goes in as it is)."""
-    headers = b"".join(
-        (value if value.startswith("Received: ") else f"Authentication-Results: {value}").encode()
-        + b"\r\n"
-        for value in values
-    )
-    return headers + raw
 
 
 def submission(mission: str, sender: str, *results: str, **options: Any) -> bytes:

@@ -43,7 +43,7 @@ from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore, safe_filename, sha256_hex
 from pipeline.storage.directory import Directory
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
-from tests.corpus import MAIL, needs_corpus
+from tests.helpers.corpus import MAIL, needs_corpus
 
 LIMITS = LimitsSettings()
 ON_TIME = ny(2021, 5, 20, 10, 0)

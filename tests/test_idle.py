@@ -31,7 +31,7 @@ from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.mailbox.idle import IdleWatcher
 from pipeline.settings.models import MailboxSettings
 from tests.conftest import PKO_SAFETY, SUBMISSIONS, Intake, text_of
-from tests.test_outages import wait_until_frozen
+from tests.helpers.runs import wait_until_frozen
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from pipeline.devservers.dovecot import ThrowawayDovecot
 from pipeline.mailbox.imap import Mailbox, Namespace, server_folder_name
 from pipeline.settings.models import MailboxSettings
 from tests.conftest import PKO_SAFETY, SUBMISSIONS, Intake, ny
-from tests.test_operations import intake_command
+from tests.helpers.commands import intake_command
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 WPS = {"code": "WPS-2021", "title": "Women and peace and security", "date": "2021-10-21"}

@@ -36,7 +36,7 @@ import pytest
 from pipeline.demo.mail import Attachment, build_email
 from pipeline.storage import models as m
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
-from tests.office_files import STATEMENT_TEXT, OfficeFiles
+from tests.helpers.office_files import STATEMENT_TEXT, OfficeFiles
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 ODT_TYPE = "application/vnd.oasis.opendocument.text"

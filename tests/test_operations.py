@@ -12,7 +12,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -29,6 +28,7 @@ from pipeline.storage.prepare import prepare
 from pipeline.worker.context import build_context
 from pipeline.worker.process import process_message
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
+from tests.helpers.commands import intake_command, one_line
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 MISSIONS = [
@@ -40,30 +40,6 @@ MISSIONS = [
     ("Holy See", "holysee@un.int"),
     ("European Union", "delegation@eeas.europa.eu"),
 ]
-
-
-def intake_command(
-    *args: str, config: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pipeline"]
-    if config is not None:
-        command += ["--config", str(config)]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
-    environment.update(env or {})
-    return subprocess.run(
-        [*command, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=environment,
-        check=False,
-    )
-
-
-def one_line(stderr: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    return lines[0]
 
 
 def test_run_once_from_cron_exits_zero_and_says_what_it_did(intake: Intake) -> None:

@@ -6,7 +6,7 @@ ordinary attachments. TNEF comes from strangers: corrupt, truncated, enormous or
 streams end in a recorded outcome, never in an exception.
 
 The real samples live in the shared corpus (never copied here); a statement and a cover
-letter inside TNEF are built with `tests/tnef_files.py`.
+letter inside TNEF are built with `tests/helpers/tnef_files.py`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pipeline.message.parsed import ParsedMessage
 from pipeline.settings.models import LimitsSettings
 from pipeline.storage import models as m
 from pipeline.storage.blobs import sha256_hex
-from tests import tnef_files as tnef
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
-from tests.corpus import CORPUS, needs_corpus
-from tests.office_files import STATEMENT_TEXT, OfficeFiles
+from tests.helpers import tnef_files as tnef
+from tests.helpers.corpus import CORPUS, needs_corpus
+from tests.helpers.office_files import STATEMENT_TEXT, OfficeFiles
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 TNEF_TYPE = "application/ms-tnef"

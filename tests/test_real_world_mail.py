@@ -17,7 +17,7 @@ from pipeline.demo.mail import Attachment, build_email
 from pipeline.documents.convert import find_libreoffice
 from pipeline.storage import models as m
 from tests.conftest import SUBMISSIONS, Intake, ny
-from tests.corpus import CORPUS, needs_corpus
+from tests.helpers.corpus import CORPUS, needs_corpus
 
 
 def corpus_mail() -> list[Path]:

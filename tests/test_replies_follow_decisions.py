@@ -18,8 +18,8 @@ from typing import Any
 from pipeline.demo import samples
 from pipeline.storage import models as m
 from tests.conftest import SUBMISSIONS, Intake, ny
-from tests.test_operations import intake_command, one_line
-from tests.test_outages import resume, start_run, wait_until_frozen
+from tests.helpers.commands import intake_command, one_line
+from tests.helpers.runs import resume, start_run, wait_until_frozen
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 GHANA = "ghana@un.int"

@@ -23,8 +23,8 @@ from pipeline.replies.templates import ReplyTemplates
 from pipeline.settings.models import Settings
 from pipeline.storage import models as m
 from tests.conftest import PKO_SAFETY, SUBMISSIONS, Intake, ny
-from tests.test_forged_senders import MX, with_results
-from tests.test_operations import intake_command
+from tests.helpers.commands import intake_command
+from tests.helpers.mail import MX, with_results
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 WPS = {"code": "WPS-2021", "title": "Women and peace and security", "date": "2021-10-21"}

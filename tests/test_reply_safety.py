@@ -24,7 +24,7 @@ from pipeline.devservers.smtp import CapturedMessage
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from tests.conftest import SUBMISSIONS, Intake, ny, text_of
-from tests.test_forged_senders import MX, with_results
+from tests.helpers.mail import MX, header_block, raw_header, replace_header, with_results
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 TEMPLATES = Path(__file__).resolve().parents[1] / "config" / "templates"
@@ -48,42 +48,6 @@ REPLY_HEADERS = {
 
 def submission(mission: str, sender: str, **options: Any) -> bytes:
     return samples.submission_email(mission_name=mission, sender=sender, to=SUBMISSIONS, **options)
-
-
-def replace_header(raw: bytes, name: str, value: bytes) -> bytes:
-    """Rewrite the first `name:` header of the top-level header block, byte for byte, so a
-    test can write what no well-behaved generator would (encoded line breaks)."""
-    head, separator, body = raw.partition(b"\r\n\r\n")
-    lines: list[bytes] = []
-    replacing = done = False
-    for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and replacing:
-            continue
-        replacing = not done and line.lower().startswith(name.lower().encode() + b":")
-        if replacing:
-            lines.append(name.encode() + b": " + value)
-            done = True
-            continue
-        lines.append(line)
-    assert done, f"no {name} header"
-    return b"\r\n".join(lines) + separator + body
-
-
-def header_block(reply: CapturedMessage) -> list[bytes]:
-    """The reply's header lines exactly as they reached the SMTP server."""
-    head = reply.raw.partition(b"\r\n\r\n")[0]
-    return head.split(b"\r\n")
-
-
-def raw_header(reply: CapturedMessage, name: str) -> bytes:
-    """One header as sent: its first line and its continuation lines, CRLF kept."""
-    lines = header_block(reply)
-    prefix = name.lower().encode() + b":"
-    start = next(i for i, line in enumerate(lines) if line.lower().startswith(prefix))
-    end = start + 1
-    while end < len(lines) and lines[end][:1] in (b" ", b"\t"):
-        end += 1
-    return b"\r\n".join(lines[start:end])
 
 
 def parsed(reply: CapturedMessage) -> EmailMessage:

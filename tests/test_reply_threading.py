@@ -15,8 +15,8 @@ from typing import Any
 from pipeline.demo import samples
 from pipeline.devservers.smtp import CapturedMessage
 from tests.conftest import SUBMISSIONS, Intake, ny
-from tests.test_operations import intake_command
-from tests.test_reply_safety import header_block, raw_header, replace_header
+from tests.helpers.commands import intake_command
+from tests.helpers.mail import header_block, raw_header, replace_header
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 

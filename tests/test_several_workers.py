@@ -25,9 +25,10 @@ from sqlmodel import Session, col, select
 
 from pipeline.storage import models as m
 from tests.conftest import PG_ADMIN, PKO_SAFETY, Intake, Report
-from tests.test_crash_matrix import CHILDREN, World, folder_contents, mixed_messages, seed, world
-from tests.test_operations import intake_command
-from tests.test_outages import assert_everything_once, start_run, wait_until_frozen
+from tests.helpers.commands import intake_command
+from tests.helpers.mixed_mail import mixed_messages, seed
+from tests.helpers.runs import assert_everything_once, start_run, wait_until_frozen
+from tests.helpers.worlds import CHILDREN, World, folder_contents, world
 
 pytestmark = pytest.mark.slow
 

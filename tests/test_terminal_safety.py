@@ -21,8 +21,8 @@ from pipeline.printable import visible
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from tests.conftest import SUBMISSIONS, Intake, ny
-from tests.test_operations import intake_command
-from tests.test_reply_safety import replace_header
+from tests.helpers.commands import intake_command
+from tests.helpers.mail import replace_header
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 ESCAPES = b'"ops\x1b[2J\x1b[H\x1b[8m"'

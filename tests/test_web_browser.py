@@ -20,7 +20,7 @@ from pipeline.storage.db import make_engine
 from pipeline.web.accounts import add_user
 from pipeline.web.app import create_app
 from tests.conftest import IN_CI, Intake, text_of
-from tests.test_web_http import PASSWORD, USER, fill, serve
+from tests.helpers.web import PASSWORD, USER, fill, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -51,7 +51,7 @@ from pipeline.web.context import WebContext
 from pipeline.web.cookie import SESSION_COOKIE, SESSION_ID, load_secret_key
 from pipeline.web.passwords import hash_password
 from tests.conftest import Intake
-from tests.test_web_http import CSRF, PASSWORD, USER, Dashboard, fill, serve, token_of
+from tests.helpers.web import CSRF, PASSWORD, USER, Dashboard, fill, fresh_app, serve, token_of
 
 NEW_PASSWORD = "another long desk password"
 GOOD_KEY = secrets.token_urlsafe(32)
@@ -277,10 +277,9 @@ def test_intake_users_passwd_asks_twice_and_refuses_a_short_password(
     quiet: Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pipeline.cli import common as cli
-    from tests.test_web_http import _fresh_app
 
     monkeypatch.setattr(cli.state, "config", quiet.intake.write_config())
-    runner, app = CliRunner(), _fresh_app()
+    runner, app = CliRunner(), fresh_app()
 
     prompted = runner.invoke(app, ["users", "passwd", USER], input=f"{NEW_PASSWORD}\n" * 2)
     short = runner.invoke(app, ["users", "passwd", USER, "--password-stdin"], input="short\n")
@@ -304,7 +303,6 @@ def test_a_new_password_lifts_the_lockout_of_the_name(
     """Someone kept guessing at an officer's name: the operator gives a new password, and
     the officer signs in with it at once (the guesses were at the old one)."""
     from pipeline.cli import common as cli
-    from tests.test_web_http import _fresh_app
 
     limit = quiet.intake.settings.web.login_failures_per_user
     with quiet.client_from("198.51.100.66") as attacker:
@@ -314,7 +312,7 @@ def test_a_new_password_lifts_the_lockout_of_the_name(
         assert quiet.sign_in(officer, USER, PASSWORD).status_code == 429
         monkeypatch.setattr(cli.state, "config", quiet.intake.write_config())
         changed = CliRunner().invoke(
-            _fresh_app(), ["users", "passwd", USER, "--password-stdin"], input=NEW_PASSWORD
+            fresh_app(), ["users", "passwd", USER, "--password-stdin"], input=NEW_PASSWORD
         )
         assert changed.exit_code == 0, changed.output
         assert quiet.sign_in(officer, USER, NEW_PASSWORD).status_code == 303

@@ -16,7 +16,7 @@ import pytest
 def _find_corpus() -> Path:
     candidates = [
         os.environ.get("INTAKE_TEST_CORPUS", ""),
-        str(Path(__file__).resolve().parents[2] / "shared" / "corpus"),
+        str(Path(__file__).resolve().parents[3] / "shared" / "corpus"),
         "/work/shared/corpus",
     ]
     for candidate in candidates:
