@@ -7,6 +7,7 @@ deploy/setup.sh --dev
 .venv/bin/ruff check pipeline tests
 .venv/bin/mypy --strict pipeline tests
 .venv/bin/lint-imports
-# One worker per core (INTAKE_TEST_WORKERS overrides; 0 runs in this process); a test
+# Two workers per core (INTAKE_TEST_WORKERS overrides; 0 runs in this process): the stories
+# mostly wait on Dovecot, SMTP and the databases, so more workers than cores pay off. A test
 # file stays in one worker, so its module fixtures and servers are set up once.
-exec .venv/bin/pytest -n "${INTAKE_TEST_WORKERS:-auto}" --dist loadfile "$@"
+exec .venv/bin/pytest -n "${INTAKE_TEST_WORKERS:-$(( $(nproc) * 2 ))}" --dist loadfile "$@"
