@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,6 +57,7 @@ def _pooled(server: ThrowawayDovecot) -> ThrowawayDovecot:
     for number in range(1, _POOLED_USERS + 1):
         server.add_user(f"submissions{number}", _MAILBOX_PASSWORD)
     return server
+
 
 # Figures the reliability stories measure (messages, kills, duplicates, losses): printed
 # at the end of every test run, so CI logs show them without `pytest -s`. The tests may
@@ -226,6 +228,16 @@ class Intake:
         if count is None:
             return list(self.smtp.messages)
         return self.smtp.wait_for(count, timeout)
+
+    def delivered(self) -> list[CapturedMessage]:
+        """Every reply the SMTP server holds once the runs that sent them are done, held
+        against the outbox: each reply it marks sent arrived exactly once, and nothing
+        else arrived. The capture server stores a message before it answers the DATA
+        command, so nothing is still on its way: there is nothing to wait for."""
+        sent = Counter(r.message_id for r in self.rows(m.Reply) if r.status is m.ReplyStatus.SENT)
+        received = Counter(str(c.message["Message-ID"]) for c in self.smtp.messages)
+        assert received == sent, "the SMTP server and the outbox disagree"
+        return list(self.smtp.messages)
 
     def replies_to(self, address: str) -> list[CapturedMessage]:
         return [r for r in self.smtp.messages if address in r.rcpt_tos]

@@ -43,7 +43,6 @@ def reference_of(intake: Intake, mission: str) -> str:
 
 
 def subjects_received(intake: Intake, address: str) -> list[str]:
-    time.sleep(0.3)  # anything still on its way arrives
     return [" ".join(str(reply.message["Subject"]).split()) for reply in intake.replies_to(address)]
 
 
