@@ -31,7 +31,7 @@ from docx.oxml import parse_xml
 from sqlmodel import Session, select
 
 from pipeline.compilation import CompilationTemplates, compile_meeting, default_root
-from pipeline.compilation.merge import after
+from pipeline.compilation.wordml import after
 from pipeline.configuration import parse_settings
 from pipeline.missions.registry import MissionKind
 from pipeline.storage import models as m

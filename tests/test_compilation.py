@@ -38,7 +38,8 @@ from pipeline.compilation import (
     default_root,
     roman_numeral,
 )
-from pipeline.compilation.merge import DocumentMerger, after
+from pipeline.compilation.merge import DocumentMerger
+from pipeline.compilation.wordml import after
 from pipeline.demo import samples
 from pipeline.demo.mail import Attachment, build_email
 from pipeline.demo.statements import sample_statement_text, statement_docx, statement_title

@@ -232,7 +232,7 @@ def test_unsearchable_base_dir_is_reported_as_root(tmp_path: Path) -> None:
 
 
 def test_missing_binary_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dovecot_module, "_find_binary", lambda *_args, **_kw: None)
+    monkeypatch.setattr(dovecot_module, "find_binary", lambda *_args, **_kw: None)
     server = ThrowawayDovecot()
     with pytest.raises(DevServerError, match="apt-get install dovecot-imapd dovecot-lmtpd"):
         server.start()

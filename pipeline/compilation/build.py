@@ -58,8 +58,9 @@ from pipeline.compilation.errors import (
     StatementUnusable,
     UnknownMeeting,
 )
-from pipeline.compilation.merge import DocumentMerger, after
+from pipeline.compilation.merge import DocumentMerger
 from pipeline.compilation.templates import CompilationTemplates
+from pipeline.compilation.wordml import after
 from pipeline.documents.errors import DocumentError
 from pipeline.documents.safety import DEFAULT_LIMITS, ZipLimits, inspect_zip
 from pipeline.missions.registry import MissionKind, find_mission

@@ -18,169 +18,58 @@ Layout of the base directory (given, or a fresh temp dir)::
 Dovecot's sockets live in ``run/``; a Unix socket path must fit in 107 bytes,
 so when the base directory is deep (pytest's tmp dirs) a short temp dir is used
 for them instead.
+
+The configuration is made in dovecot_config.py, the capability list in
+dovecot_capabilities.py; starting and stopping the processes is dovecot_processes.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import grp
 import math
 import os
-import pwd
 import re
 import shutil
-import signal
 import smtplib
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
 from imapclient import IMAPClient  # type: ignore[import-untyped,unused-ignore]
 
+from pipeline.devservers.dovecot_capabilities import restricted_capabilities
+from pipeline.devservers.dovecot_config import (
+    INSTALL_HINT,
+    ConfigOptions,
+    Identity,
+    check_searchable,
+    identity,
+    render_config,
+)
+from pipeline.devservers.dovecot_processes import (
+    find_binary,
+    log_since,
+    log_size,
+    reap_group,
+    terminate,
+    wait_until_ready,
+)
 from pipeline.devservers.ports import LOOPBACK, DevServerError, free_port
 
 __all__ = ["ThrowawayDovecot"]
-
-INSTALL_HINT = "apt-get install dovecot-imapd dovecot-lmtpd"
-
-# Where Debian and source builds put the binaries when /usr/sbin is not on
-# PATH (it often is not for non-root users).
-_BINARY_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin")
 
 # Longest socket name Dovecot creates below base_dir is about 25 bytes
 # ("token-login/imap-urlauth"); sun_path holds 107 bytes.
 _MAX_RUN_DIR_LEN = 70
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
-_CAPABILITY_LINE = re.compile(rb"^\* CAPABILITY (.*?)\r?$", re.MULTILINE)
 _BIND_CONFLICT = "Address already in use"
-# The master logs this as soon as it handles SIGTERM, before it stops services.
-_SHUTDOWN_LOGGED = "master: Warning: Killed with signal"
-_SHUTDOWN_LOG_WAIT = 0.5
-
-
-@dataclass(frozen=True)
-class _Identity:
-    """Which system users Dovecot's processes and the mail files run as."""
-
-    internal_user: str
-    internal_group: str
-    login_user: str
-    mail_uid: int
-    mail_gid: int
-    as_root: bool
-
-
-def _identity() -> _Identity:
-    """Pick users Dovecot accepts for the current privileges.
-
-    As root, Dovecot refuses to run imap-login as root and refuses mail uid 0,
-    so the stock ``dovecot``/``dovenull`` users from the Debian package are
-    used and mail belongs to ``dovecot``.  As any other user, Dovecot cannot
-    switch users at all, so every role is the current user.
-    """
-    if os.geteuid() == 0:
-        try:
-            internal = pwd.getpwnam("dovecot")
-            pwd.getpwnam("dovenull")
-        except KeyError as exc:
-            raise DevServerError(
-                "running Dovecot as root needs the 'dovecot' and 'dovenull' users "
-                f"(created by the Debian package: {INSTALL_HINT})"
-            ) from exc
-        group = grp.getgrgid(internal.pw_gid).gr_name
-        return _Identity("dovecot", group, "dovenull", internal.pw_uid, internal.pw_gid, True)
-    uid, gid = os.geteuid(), os.getegid()
-    user = pwd.getpwuid(uid).pw_name
-    group = grp.getgrgid(gid).gr_name
-    return _Identity(user, group, user, uid, gid, False)
-
-
-def _find_binary(name: str, near: str | None = None) -> str | None:
-    """Find a Dovecot binary on PATH, next to ``near``, or in the usual sbin dirs."""
-    found = shutil.which(name)
-    if found:
-        return found
-    dirs = ([str(Path(near).parent)] if near else []) + list(_BINARY_DIRS)
-    for directory in dirs:
-        candidate = Path(directory) / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
-
-
-def _conf_path(path: Path) -> str:
-    """Quote a filesystem path for a Dovecot setting that expands %variables."""
-    text = str(path)
-    if re.search(r"[\s\"'\\]", text):
-        raise DevServerError(
-            f"{text!r}: Dovecot settings cannot hold paths with whitespace, quotes or "
-            "backslashes; use another base directory"
-        )
-    return text.replace("%", "%%")
-
-
-def _live_group_members(pgid: int, *, zombies: bool = False) -> list[int]:
-    """PIDs of processes in process group ``pgid`` (without zombies by default).
-
-    Zombies are excluded by default: a child whose parent died is re-parented
-    to PID 1, which in containers may reap late, and a zombie holds no port,
-    socket or file.  ``zombies=True`` counts them, to see whether the master
-    has reaped its children yet.
-    """
-    proc = Path("/proc")
-    if not proc.is_dir():  # not Linux: fall back to "does the group exist"
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return []
-        except PermissionError:
-            pass
-        return [pgid]
-    members: list[int] = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp ..."; comm may contain spaces and ")".
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and (zombies or fields[0] not in "ZX"):
-            members.append(int(entry.name))
-    return members
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-def _read_greeting(port: int, timeout: float) -> bytes:
-    """Read the first line the IMAP listener sends, or raise OSError/timeout.
-
-    A misconfigured instance can accept the TCP connection and never speak,
-    so accepting a connection alone does not prove readiness.
-    """
-    with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
-        data = b""
-        while b"\n" not in data and len(data) < 8192:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        if data.startswith(b"* OK"):
-            with contextlib.suppress(OSError):
-                sock.sendall(b"r LOGOUT\r\n")
-        return data
 
 
 class ThrowawayDovecot:
@@ -239,8 +128,7 @@ class ThrowawayDovecot:
                 f"the namespace prefix {namespace_prefix!r} must end with the separator "
                 f"{separator or '.'!r}"
             )
-        self._namespace_prefix = namespace_prefix
-        self._separator = separator
+        self._options = ConfigOptions(auth_penalty, namespace_prefix, separator)
         self._owns_base = base_dir is None
         self._base = Path(
             tempfile.mkdtemp(prefix="intake-dovecot-") if base_dir is None else base_dir
@@ -248,7 +136,6 @@ class ThrowawayDovecot:
         self._base.mkdir(parents=True, exist_ok=True)
         self._startup_timeout = startup_timeout
         self._client_timeout = client_timeout
-        self._auth_penalty = auth_penalty
         self._port: int | None = None
         self._capability_line: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -256,8 +143,6 @@ class ThrowawayDovecot:
         self._external_run_dir: Path | None = None
         self._run_dir = self._base / "run"
         self.passwd_path.touch(exist_ok=True)
-
-    # -- paths and addresses ----------------------------------------------
 
     @property
     def base_dir(self) -> Path:
@@ -307,8 +192,6 @@ class ThrowawayDovecot:
         """PID of the Dovecot master (also its process group id), or None."""
         return self._proc.pid if self._proc is not None else None
 
-    # -- users ---------------------------------------------------------------
-
     def add_user(self, username: str, password: str) -> None:
         """Add a mailbox user; works before and while the server runs.
 
@@ -334,8 +217,6 @@ class ThrowawayDovecot:
             # user.  Waiting for the next second makes the user usable at once.
             now = time.time()
             time.sleep(math.floor(now) + 1.02 - now)
-
-    # -- lifecycle -------------------------------------------------------------
 
     def __enter__(self) -> Self:
         try:
@@ -373,7 +254,7 @@ class ThrowawayDovecot:
         """Stop Dovecot, drop its client connections, wait until no process is left.
 
         Mail, users and the port are kept for a later ``start()``.  See
-        ``_terminate`` for the shutdown sequence (~0.1 s instead of Dovecot's
+        ``dovecot_processes.terminate`` for the shutdown sequence (~0.1 s instead of Dovecot's
         own ~1.1 s, and without leaving IMAP sessions running).  Dovecot's
         processes share their own process group, so any straggler is found
         and killed even if the master is already gone.
@@ -382,9 +263,9 @@ class ThrowawayDovecot:
         try:
             if proc is not None:
                 try:
-                    self._terminate(proc, timeout)
+                    terminate(proc, self.log_path, timeout)
                 finally:
-                    self._reap_group(proc.pid)
+                    reap_group(proc.pid)
         finally:
             if self._log_handle is not None:
                 self._log_handle.close()
@@ -403,8 +284,6 @@ class ThrowawayDovecot:
         self.stop()
         if self._owns_base:
             shutil.rmtree(self._base, ignore_errors=True)
-
-    # -- IMAP and LMTP helpers -----------------------------------------------
 
     def imap_client(
         self, username: str, password: str, *, timeout: float | None = None
@@ -507,27 +386,40 @@ class ThrowawayDovecot:
         tail = "\n".join(text.splitlines()[-lines:])
         return f"--- last lines of {self.log_path} ---\n{tail}"
 
-    # -- internals -------------------------------------------------------------
-
     def _start(self) -> None:
-        binary = _find_binary("dovecot")
+        binary = find_binary("dovecot")
         if binary is None:
             raise DevServerError(f"dovecot is not installed: {INSTALL_HINT}")
-        ident = _identity()
+        ident = identity()
         self._prepare_dirs(ident)
         attempts = 3 if self._port is None else 1
         for attempt in range(attempts):
             port = self._port if self._port is not None else free_port()
-            self._write_config(port, ident)
+            self._write_config(port, ident, self._capability_line)
             if self._without and self._capability_line is None:
-                self._capability_line = self._restricted_capabilities(binary, ident, port)
-                self._write_config(port, ident)
-            log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+                self._capability_line = restricted_capabilities(
+                    binary,
+                    ident,
+                    self._without,
+                    config_path=self.config_path,
+                    run_dir=self._run_dir,
+                    configure=partial(self._write_config, port, ident),
+                    timeout=self._startup_timeout,
+                )
+                self._write_config(port, ident, self._capability_line)
+            log_offset = log_size(self.log_path)
             self._launch(binary)
             try:
-                self._wait_until_ready(port)
+                assert self._proc is not None
+                wait_until_ready(
+                    self._proc,
+                    port,
+                    lmtp_socket=self.lmtp_socket_path,
+                    timeout=self._startup_timeout,
+                    log_tail=self.log_tail,
+                )
             except DevServerError:
-                conflict = _BIND_CONFLICT in self._log_since(log_offset)
+                conflict = _BIND_CONFLICT in log_since(self.log_path, log_offset)
                 self.stop()
                 if conflict and attempt + 1 < attempts:
                     self._prepare_run_dir()
@@ -536,7 +428,7 @@ class ThrowawayDovecot:
             self._port = port
             return
 
-    def _prepare_dirs(self, ident: _Identity) -> None:
+    def _prepare_dirs(self, ident: Identity) -> None:
         """Create the directory tree with permissions Dovecot's users can use.
 
         As root, Dovecot's auth process runs as ``dovecot`` and must read the
@@ -545,7 +437,7 @@ class ThrowawayDovecot:
         """
         self._base.chmod(0o755)
         if ident.as_root:
-            self._check_searchable(ident)
+            check_searchable(self._base, ident)
         self.home_root.mkdir(mode=0o755, exist_ok=True)
         (self._base / "state").mkdir(mode=0o755, exist_ok=True)
         self.passwd_path.touch(exist_ok=True)
@@ -575,181 +467,17 @@ class ThrowawayDovecot:
             self._run_dir = self._external_run_dir
         self._run_dir.chmod(0o755)
 
-    def _check_searchable(self, ident: _Identity) -> None:
-        for directory in (self._base, *self._base.parents):
-            st = directory.stat()
-            if st.st_uid == ident.mail_uid:
-                ok = bool(st.st_mode & 0o100)
-            elif st.st_gid == ident.mail_gid:
-                ok = bool(st.st_mode & 0o010)
-            else:
-                ok = bool(st.st_mode & 0o001)
-            if not ok:
-                raise DevServerError(
-                    f"{directory} (mode {oct(st.st_mode & 0o777)}) is not searchable by the "
-                    f"{ident.internal_user!r} user Dovecot runs as; use a base directory "
-                    "whose parents are world-searchable (the default temp dir is), or "
-                    "chmod 755 them"
-                )
-
-    def _write_config(self, port: int, ident: _Identity) -> None:
-        base = _conf_path(self._base)
-        run = _conf_path(self._run_dir)
-        capability = f"imap_capability = {self._capability_line}\n" if self._capability_line else ""
-        # Without the penalty: no anvil-auth-penalty listener (the auth process
-        # then skips penalties) and no 2 s delay before "authentication failed".
-        penalty = (
-            ""
-            if self._auth_penalty
-            else "  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n"
+    def _write_config(self, port: int, ident: Identity, capability_line: str | None) -> None:
+        self.config_path.write_text(
+            render_config(
+                base_dir=self._base,
+                run_dir=self._run_dir,
+                port=port,
+                ident=ident,
+                options=self._options,
+                capability_line=capability_line,
+            )
         )
-        failure_delay = "" if self._auth_penalty else "auth_failure_delay = 0\n"
-        namespace = ""
-        if self._namespace_prefix or self._separator is not None:
-            separator = f"  separator = {self._separator}\n" if self._separator else ""
-            namespace = (
-                "namespace inbox {\n  inbox = yes\n"
-                f"{separator}  prefix = {self._namespace_prefix}\n}}\n"
-            )
-        text = f"""# Generated by pipeline.devservers.dovecot.ThrowawayDovecot; rewritten on start.
-instance_name = intake-dovecot-{port}
-base_dir = {run}
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-info_log_path = {base}/dovecot.log
-protocols = imap lmtp
-listen = {LOOPBACK}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-{failure_delay}mail_location = maildir:~/Maildir
-default_internal_user = {ident.internal_user}
-default_internal_group = {ident.internal_group}
-default_login_user = {ident.login_user}
-first_valid_uid = {ident.mail_uid}
-last_valid_uid = {ident.mail_uid}
-first_valid_gid = {ident.mail_gid}
-last_valid_gid = {ident.mail_gid}
-{capability}
-{namespace}passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {base}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={ident.mail_uid} gid={ident.mail_gid} home={base}/home/%u
-}}
-service imap-login {{
-  chroot =
-  inet_listener imap {{
-    address = {LOOPBACK}
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service anvil {{
-  chroot =
-{penalty}}}
-service lmtp {{
-  unix_listener lmtp {{
-    mode = 0666
-  }}
-}}
-service auth-worker {{
-  user = $default_internal_user
-}}
-"""
-        self.config_path.write_text(text)
-
-    def _restricted_capabilities(self, binary: str, ident: _Identity, port: int) -> str:
-        """Dovecot's post-login capability list minus ``capabilities_without``.
-
-        ``imap_capability`` can only *replace* the list, and the default list
-        depends on the Dovecot version and config, so it is read from the
-        installed Dovecot (a pre-authenticated ``imap`` process via
-        ``doveadm exec``), filtered, and then checked again with the new
-        setting because Dovecot appends some capabilities on its own.
-        """
-        default = self._probe_capabilities(binary, ident)
-        kept = [c for c in default if c.upper() not in self._without]
-        line = " ".join(kept)
-        self._capability_line = line
-        try:
-            self._write_config(port, ident)
-            final = self._probe_capabilities(binary, ident)
-        finally:
-            self._capability_line = None
-        still = sorted({c.upper() for c in final} & set(self._without))
-        if still:
-            raise DevServerError(
-                f"Dovecot still advertises {still} after setting imap_capability; "
-                "it adds these on its own and they cannot be removed this way"
-            )
-        return line
-
-    def _probe_capabilities(self, binary: str, ident: _Identity) -> list[str]:
-        """Run Dovecot's ``imap`` binary pre-authenticated and read CAPABILITY.
-
-        The binary is started directly from ``libexec_dir`` with our config:
-        ``doveadm exec imap`` looks equivalent but (in 2.3.19) ignores the
-        ``imap_capability`` of the ``-c`` config, which would make the check
-        after filtering meaningless.
-        """
-        imap = self._imap_binary(binary)
-        home = self._run_dir / "capability-probe"
-        home.mkdir(mode=0o700, exist_ok=True)
-        if ident.as_root:
-            os.chown(home, ident.mail_uid, ident.mail_gid)
-        env = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "USER": "capability-probe",
-            "HOME": str(home),
-        }
-        command = [
-            imap, "-c", str(self.config_path),
-            "-o", f"mail_uid={ident.mail_uid}", "-o", f"mail_gid={ident.mail_gid}",
-        ]  # fmt: skip
-        try:
-            result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-                command,
-                input=b"p1 CAPABILITY\r\np2 LOGOUT\r\n",
-                capture_output=True,
-                env=env,
-                timeout=self._startup_timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise DevServerError(f"capability probe timed out: {command}") from exc
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
-        match = _CAPABILITY_LINE.search(result.stdout)
-        if match is None:
-            raise DevServerError(
-                f"could not read Dovecot's capabilities (exit {result.returncode}): "
-                f"{result.stdout!r} {result.stderr!r}"
-            )
-        return match.group(1).decode("ascii").split()
-
-    def _imap_binary(self, binary: str) -> str:
-        """Path of Dovecot's ``imap`` executable (``libexec_dir`` from doveconf)."""
-        doveconf = _find_binary("doveconf", near=binary)
-        if doveconf is None:
-            raise DevServerError(f"doveconf is not installed: {INSTALL_HINT}")
-        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            [doveconf, "-c", str(self.config_path), "-h", "libexec_dir"],
-            capture_output=True,
-            text=True,
-            timeout=self._startup_timeout,
-            check=False,
-        )
-        imap = Path(result.stdout.strip() or "/usr/lib/dovecot") / "imap"
-        if result.returncode != 0 or not os.access(imap, os.X_OK):
-            raise DevServerError(
-                f"cannot find Dovecot's imap binary ({imap}): {result.stderr.strip()}"
-            )
-        return str(imap)
 
     def _launch(self, binary: str) -> None:
         self._log_handle = self.log_path.open("ab")
@@ -764,101 +492,6 @@ service auth-worker {{
             cwd=self._base,
             start_new_session=True,
         )
-
-    def _wait_until_ready(self, port: int) -> None:
-        proc = self._proc
-        assert proc is not None
-        deadline = time.monotonic() + self._startup_timeout
-        last = "no connection attempted"
-        while True:
-            status = proc.poll()
-            if status is not None:
-                raise DevServerError(
-                    f"dovecot exited with status {status} during startup\n{self.log_tail()}"
-                )
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DevServerError(
-                    f"dovecot did not greet on {LOOPBACK}:{port} within "
-                    f"{self._startup_timeout:g}s (last: {last})\n{self.log_tail()}"
-                )
-            try:
-                greeting = _read_greeting(port, timeout=min(1.0, max(remaining, 0.05)))
-            except OSError as exc:
-                last = repr(exc)
-            else:
-                if greeting.startswith(b"* OK") and self.lmtp_socket_path.exists():
-                    return
-                last = f"greeting {greeting[:200]!r}"
-            time.sleep(0.05)
-
-    def _log_since(self, offset: int) -> str:
-        try:
-            with self.log_path.open("rb") as fh:
-                fh.seek(offset)
-                return fh.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def _terminate(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
-        """Shut the master down quickly without racing its service respawning.
-
-        1. SIGTERM the master only and wait until it logs that it is shutting
-           down (from then on it no longer respawns services that die).
-        2. SIGTERM its children: on its own the master only sends SIGQUIT to
-           processes serving clients, which keeps existing IMAP sessions alive
-           after "stop" - wrong for an outage test.
-        3. Once the master has reaped its children (so none is left as a
-           zombie for PID 1; at most 0.25 s), SIGKILL it: it would only sleep
-           a fixed second for its log process before exiting.
-        """
-        if proc.poll() is None:
-            log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            started = time.monotonic()
-            children_signalled = False
-            orphans_since: float | None = None
-            while proc.poll() is None and time.monotonic() - started < timeout:
-                now = time.monotonic()
-                members = [p for p in _live_group_members(proc.pid, zombies=True) if p != proc.pid]
-                alive = [p for p in _live_group_members(proc.pid) if p != proc.pid]
-                if not children_signalled:
-                    if _SHUTDOWN_LOGGED in self._log_since(log_offset) or (
-                        now - started > _SHUTDOWN_LOG_WAIT
-                    ):
-                        for pid in alive:
-                            with contextlib.suppress(ProcessLookupError, PermissionError):
-                                os.kill(pid, signal.SIGTERM)
-                        children_signalled = True
-                elif not alive:
-                    # Give the master one round of its 100 ms reaping loop so
-                    # no zombie is left to PID 1, but not its final 1 s sleep.
-                    orphans_since = now if orphans_since is None else orphans_since
-                    if not members or now - orphans_since > 0.25:
-                        with contextlib.suppress(ProcessLookupError):
-                            proc.kill()
-                        break
-                time.sleep(0.01)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
-    @staticmethod
-    def _reap_group(pgid: int) -> None:
-        """Make sure no process of Dovecot's process group survives."""
-        for signum, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
-            if not _live_group_members(pgid):
-                return
-            _signal_group(pgid, signum)
-            deadline = time.monotonic() + grace
-            while _live_group_members(pgid) and time.monotonic() < deadline:
-                time.sleep(0.01)
-        left = _live_group_members(pgid)
-        if left:
-            raise DevServerError(f"dovecot processes {left} survived SIGKILL")
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
