@@ -422,37 +422,3 @@ def test_a_reason_missing_from_the_decision_table_is_held_never_accepted() -> No
     assert [(r.code, r.action.value) for r in decision.reasons] == [
         ("a_new_check_s_reason", "hold")
     ]
-
-
-# -- where the reply goes ---------------------------------------------------------------------
-
-
-def test_a_reply_to_in_the_senders_own_domain_gets_the_reply() -> None:
-    judged = judge(submission(extra_headers={"Reply-To": "pm.france@un.int"}))
-
-    assert judged.reply_to == "pm.france@un.int"
-
-
-def test_a_reply_to_in_another_domain_is_not_followed() -> None:
-    judged = judge(submission(extra_headers={"Reply-To": "someone@elsewhere.example"}))
-
-    assert judged.reply_to == "france@un.int"
-
-
-def test_a_reply_to_that_looks_like_a_list_is_not_followed() -> None:
-    judged = judge(submission(extra_headers={"Reply-To": "delegates-l@un.int"}))
-
-    assert judged.reply_to == "france@un.int"
-
-
-def test_a_reply_to_naming_two_addresses_is_not_followed() -> None:
-    judged = judge(submission(extra_headers={"Reply-To": "pm.france@un.int, deputy.france@un.int"}))
-
-    assert judged.reply_to == "france@un.int"
-
-
-def test_an_unregistered_senders_reply_to_is_not_followed() -> None:
-    judged = judge(submission("Ghana", "ghana@un.int", extra_headers={"Reply-To": "pm@un.int"}))
-
-    assert judged.reply_kind == "rejection"
-    assert judged.reply_to == "ghana@un.int"
