@@ -17,13 +17,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.checks.registry import ALL_CHECKS, KNOWN_REASONS
+from pipeline.errors import IntakeUsageError
 from pipeline.settings.models import Settings
 
 ENV_PREFIX = "INTAKE_"
 ENV_CONFIG = "INTAKE_CONFIG"
 
 
-class ConfigError(Exception):
+class ConfigError(IntakeUsageError):
     """The configuration cannot be used; the message is one sentence for the operator."""
 
 

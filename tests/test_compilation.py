@@ -700,25 +700,11 @@ def test_one_hostile_statement_file_is_left_out_and_named_and_the_others_are_com
 # -- the command line -------------------------------------------------------------------------
 
 
-def _wired() -> bool:
-    return "compile_commands" in (ROOT / "pipeline" / "cli" / "app.py").read_text("utf-8")
-
-
-_LOCAL_APP = (
-    "import typer; from pipeline.cli.app import main_options; "
-    "from pipeline.cli.compile_commands import register; "
-    "app = typer.Typer(pretty_exceptions_enable=False); app.callback()(main_options); "
-    "register(app); app()"
-)
-
-
 def intake_compile(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`intake --config CONFIG compile ARGS`: the real command once the lead has wired it,
-    until then the same command registered on an app with intake's options."""
-    program = ["-m", "pipeline"] if _wired() else ["-c", _LOCAL_APP]
+    """`intake --config CONFIG compile ARGS`, the real command in a subprocess."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     return subprocess.run(
-        [sys.executable, *program, "--config", str(config), "compile", *args],
+        [sys.executable, "-m", "pipeline", "--config", str(config), "compile", *args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -23,7 +23,6 @@ import pytest
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from pipeline.cli import db_commands
 from pipeline.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,7 +230,6 @@ def test_systemd_accepts_every_unit(unit: Path, tmp_path: Path) -> None:
 
 
 def intake_tree() -> TyperGroup:
-    db_commands.register(app)  # until app.py wires it; adds nothing once it does
     command = typer.main.get_command(app)
     assert isinstance(command, TyperGroup)
     return command

@@ -2,11 +2,7 @@
 
 Real Dovecot, real SMTP server, both databases. The mix of submissions is filed by real
 runs; the digest is read as the desk receives it, from the test SMTP server.
-
-`intake digest` and `intake health` are added to the command by `pipeline.cli.ops.register`.
-Until `pipeline/cli/app.py` calls it, `ops_command` runs the real CLI in a subprocess
-through a launcher that calls `register(app)` first (idempotent, so the launcher keeps
-working once the command is wired).
+`ops_command` runs the real `intake` command in a subprocess.
 """
 
 from __future__ import annotations
@@ -42,22 +38,15 @@ DESK = "servicedesk@intake.example"
 ON_TIME = ny(2021, 5, 20, 10, 0)
 UPCOMING = "UPCOMING-DEBATE"
 
-_LAUNCHER = (
-    "from pipeline.cli import app as cli\n"
-    "from pipeline.cli.ops import register\n"
-    "register(cli.app)\n"
-    "cli.main()\n"
-)
-
 
 def ops_command(
     *args: str, config: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The real `intake` command with the ops commands registered, in a subprocess."""
+    """The real `intake` command, in a subprocess."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, "--config", str(config), *args],
+        [sys.executable, "-m", "pipeline", "--config", str(config), *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -564,20 +564,11 @@ def test_two_workers_starting_on_a_new_database_migrate_it_once(database_url: st
 
 # -- the commands -----------------------------------------------------------------------
 
-# Until the lead wires `db_commands.register(app)` into cli/app.py, register it here; once
-# wired, the second call adds nothing.
-INTAKE = (
-    "from pipeline.cli.app import app\n"
-    "from pipeline.cli import db_commands\n"
-    "db_commands.register(app)\n"
-    "app()\n"
-)
-
 
 def intake_db(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     return subprocess.run(
-        [sys.executable, "-c", INTAKE, "--config", str(config), "db", *args],
+        [sys.executable, "-m", "pipeline", "--config", str(config), "db", *args],
         capture_output=True,
         text=True,
         timeout=120,

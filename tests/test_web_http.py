@@ -39,7 +39,7 @@ from pipeline.web.accounts import add_user
 from pipeline.web.app import create_app
 from pipeline.web.passwords import hash_password
 from tests.conftest import Intake, text_of
-from tests.helpers.web import PASSWORD, USER, XSS, Dashboard, fill, fresh_app, serve, token_of
+from tests.helpers.web import PASSWORD, USER, XSS, Dashboard, fill, intake_app, serve, token_of
 
 
 @pytest.fixture
@@ -671,10 +671,8 @@ def test_the_pages_show_the_queue_as_the_desk_needs_it(dashboard: Dashboard) -> 
 
 def _cli(intake: Intake, monkeypatch: pytest.MonkeyPatch) -> tuple[CliRunner, Any]:
     """The web commands, reading this test's configuration file."""
-    from pipeline.cli import common as cli
-
-    monkeypatch.setattr(cli.state, "config", intake.write_config())
-    return CliRunner(), fresh_app()
+    monkeypatch.setenv("INTAKE_CONFIG", str(intake.write_config()))
+    return CliRunner(), intake_app()
 
 
 def test_intake_users_add_list_and_hash(intake: Intake, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -728,13 +726,8 @@ def test_intake_web_serves_the_dashboard(intake: Intake) -> None:
     intake.run()
     config = intake.write_config()
     port = free_port()
-    code = (
-        "import sys; from pipeline.cli.app import app; from pipeline.cli.web_commands import "
-        "register; names = [c.name for c in app.registered_commands]; "
-        "'web' in names or register(app); sys.argv[0] = 'intake'; app()"
-    )
     process = subprocess.Popen(
-        [sys.executable, "-c", code, "--config", str(config), "web", "--port", str(port)],
+        [sys.executable, "-m", "pipeline", "--config", str(config), "web", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -798,7 +791,7 @@ def test_a_user_removed_from_the_database_is_signed_out(dashboard: Dashboard) ->
     ],
 )
 def test_the_web_commands_explain_themselves(words: list[str]) -> None:
-    result = CliRunner().invoke(fresh_app(), [*words, "--help"])
+    result = CliRunner().invoke(intake_app(), [*words, "--help"])
 
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output

@@ -51,7 +51,7 @@ from pipeline.web.context import WebContext
 from pipeline.web.cookie import SESSION_COOKIE, SESSION_ID, load_secret_key
 from pipeline.web.passwords import hash_password
 from tests.conftest import Intake
-from tests.helpers.web import CSRF, PASSWORD, USER, Dashboard, fill, fresh_app, serve, token_of
+from tests.helpers.web import CSRF, PASSWORD, USER, Dashboard, fill, intake_app, serve, token_of
 
 NEW_PASSWORD = "another long desk password"
 GOOD_KEY = secrets.token_urlsafe(32)
@@ -276,10 +276,8 @@ def test_a_user_from_the_configuration_file_is_neither_removed_nor_given_a_passw
 def test_intake_users_passwd_asks_twice_and_refuses_a_short_password(
     quiet: Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.cli import common as cli
-
-    monkeypatch.setattr(cli.state, "config", quiet.intake.write_config())
-    runner, app = CliRunner(), fresh_app()
+    monkeypatch.setenv("INTAKE_CONFIG", str(quiet.intake.write_config()))
+    runner, app = CliRunner(), intake_app()
 
     prompted = runner.invoke(app, ["users", "passwd", USER], input=f"{NEW_PASSWORD}\n" * 2)
     short = runner.invoke(app, ["users", "passwd", USER, "--password-stdin"], input="short\n")
@@ -302,17 +300,15 @@ def test_a_new_password_lifts_the_lockout_of_the_name(
 ) -> None:
     """Someone kept guessing at an officer's name: the operator gives a new password, and
     the officer signs in with it at once (the guesses were at the old one)."""
-    from pipeline.cli import common as cli
-
     limit = quiet.intake.settings.web.login_failures_per_user
     with quiet.client_from("198.51.100.66") as attacker:
         for _ in range(limit):
             assert quiet.sign_in(attacker, USER, "a wrong password").status_code == 401
     with quiet.client() as officer:
         assert quiet.sign_in(officer, USER, PASSWORD).status_code == 429
-        monkeypatch.setattr(cli.state, "config", quiet.intake.write_config())
+        monkeypatch.setenv("INTAKE_CONFIG", str(quiet.intake.write_config()))
         changed = CliRunner().invoke(
-            fresh_app(), ["users", "passwd", USER, "--password-stdin"], input=NEW_PASSWORD
+            intake_app(), ["users", "passwd", USER, "--password-stdin"], input=NEW_PASSWORD
         )
         assert changed.exit_code == 0, changed.output
         assert quiet.sign_in(officer, USER, NEW_PASSWORD).status_code == 303

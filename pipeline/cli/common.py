@@ -2,7 +2,7 @@
 how it fails (one sentence, an exit code), and who is running it.
 
 Command modules import this module, never `cli.app`: `app` builds the `intake` command
-from the command groups (`register(app)` in each), so nothing imports back up to it.
+from the command modules' functions and groups, so nothing imports back up to it.
 """
 
 from __future__ import annotations
@@ -11,13 +11,27 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
-from pipeline.configuration import ConfigError, load_settings
+from pipeline.configuration import load_settings
 from pipeline.console import safe_console
+from pipeline.errors import EXIT_CONFIG, EXIT_RUN_FAILED, IntakeError
 from pipeline.settings import Settings
+
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_RUN_FAILED",
+    "IntakeGroup",
+    "actor",
+    "err",
+    "fail",
+    "out",
+    "settings",
+    "state",
+]
 
 # Everything printed goes through these, which never let a control character from mail
 # reach the terminal (`pipeline.console.safe_console`).
@@ -25,9 +39,6 @@ err = safe_console(stderr=True, highlight=False, soft_wrap=True)
 # Piped or logged output has no width: rich would assume 80 columns and crop the tables.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
 out = safe_console(highlight=False, soft_wrap=True, width=_WIDTH)
-
-EXIT_RUN_FAILED = 1
-EXIT_CONFIG = 2
 
 
 class State:
@@ -42,11 +53,21 @@ def fail(message: str, code: int = EXIT_RUN_FAILED) -> NoReturn:
     raise typer.Exit(code)
 
 
+class IntakeGroup(TyperGroup):
+    """The `intake` command's group: any `IntakeError` a command lets through, from any
+    depth of subcommand, ends as its one sentence on stderr and its exit code. Commands
+    catch only what they can add words to."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except IntakeError as error:
+            fail(str(error), error.exit_code)
+
+
 def settings() -> Settings:
-    try:
-        return load_settings(state.config)
-    except ConfigError as error:
-        fail(str(error), EXIT_CONFIG)
+    """The configuration of this run; a `ConfigError` reaches `IntakeGroup` (exit 2)."""
+    return load_settings(state.config)
 
 
 def actor(by: str | None) -> str:

@@ -1,7 +1,6 @@
 """`intake compile MEETING --out FILE.docx [--pdf]`: the compilation the desk exports.
 
-Kept out of app.py so the command can be wired with one `register(app)` call. Errors
-follow the `intake` conventions: one line on stderr; exit 2 for what the user typed or
+Errors follow the `intake` conventions: one line on stderr; exit 2 for what the user typed or
 configured (an unknown meeting, an output folder that does not exist, broken compilation
 texts), 1 for what could not be done (no accepted statement, a statement file missing
 from the store, the database or LibreOffice unavailable). Warnings (a statement without
@@ -11,25 +10,19 @@ used) are one line each and do not change the exit code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from pipeline.cli import common as cli
+from pipeline.cli.progress import progress
 from pipeline.compilation import (
-    CompilationError,
-    CompilationTemplateError,
     CompilationTemplates,
-    OutputFolderMissing,
-    UnknownMeeting,
     compile_meeting,
     export_pdf,
     texts_roots,
@@ -37,17 +30,12 @@ from pipeline.compilation import (
 from pipeline.documents.convert import ConversionFailed, ConversionUnavailable, NoSandbox
 from pipeline.documents.reading import conversion_confinement, zip_limits
 from pipeline.storage.blobs import BlobStore
-from pipeline.storage.db import DatabaseError, describe_url
+from pipeline.storage.db import describe_url
 
-__all__ = ["compile_command", "register"]
+__all__ = ["compile_command"]
 
 # Without a terminal (cron, a log file), a line every this many statements.
 PROGRESS_EVERY = 25
-
-
-def register(app: typer.Typer) -> None:
-    """Add `intake compile` to the `intake` command."""
-    app.command("compile")(compile_command)
 
 
 def compile_command(
@@ -95,33 +83,26 @@ def compile_command(
         cli.fail(f"the folder {out.parent} does not exist: create it first", cli.EXIT_CONFIG)
     if out.is_dir():
         cli.fail(f"{out} is a folder: name the .docx file to write", cli.EXIT_CONFIG)
-    try:
-        templates = CompilationTemplates.load(templates_dir or texts_roots(current), language)
-    except CompilationTemplateError as error:
-        cli.fail(str(error), cli.EXIT_CONFIG)
+    templates = CompilationTemplates.load(templates_dir or texts_roots(current), language)
 
     from pipeline.storage.prepare import prepare  # the worker's imports are not needed before
 
+    engine = prepare(current)
     try:
-        engine = prepare(current)
-    except DatabaseError as error:
-        cli.fail(str(error))
-    try:
-        with Session(engine) as session, _progress() as progress:
+        with (
+            Session(engine) as session,
+            progress("compiling", every=PROGRESS_EVERY, line=_compiled) as report,
+        ):
             result = compile_meeting(
                 session,
                 BlobStore(current.storage_path),
                 meeting,
                 templates=templates,
                 out=out,
-                progress=progress,
+                progress=report,
                 letter_date=letter_date.date() if letter_date else None,
                 limits=zip_limits(current.documents),
             )
-    except (UnknownMeeting, OutputFolderMissing) as error:
-        cli.fail(str(error), cli.EXIT_CONFIG)
-    except CompilationError as error:
-        cli.fail(str(error))
     except OSError as error:  # the output or the file store cannot be written or read
         cli.fail(f"{error.strerror or error}: {error.filename or out}")
     except SQLAlchemyError as error:
@@ -161,28 +142,5 @@ def compile_command(
         cli.out.print(f"intake: PDF written to {written}", markup=False)
 
 
-@contextmanager
-def _progress() -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on a terminal; a plain line every PROGRESS_EVERY statements otherwise."""
-    if cli.err.is_terminal:
-        with Progress(
-            TextColumn("compiling"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=cli.err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("compiling", total=None)
-
-            def update(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            yield update
-        return
-
-    def lines(done: int, total: int) -> None:
-        if total >= PROGRESS_EVERY and done and (done % PROGRESS_EVERY == 0 or done == total):
-            cli.out.print(f"intake: compiled {done} of {total} statements", markup=False)
-
-    yield lines
+def _compiled(done: int, total: int) -> str:
+    return f"intake: compiled {done} of {total} statements"

@@ -7,8 +7,7 @@ that a migration runs once, in front of the operator, with its outcome on the sc
 rather than inside whichever worker or cron job happens to start first. `intake db
 current` tells where a database stands without changing it.
 
-Kept out of app.py so that it is wired with one `register(app)` call; what every command
-shares is `cli/common.py`.
+What every command shares is `cli/common.py`.
 """
 
 from __future__ import annotations
@@ -23,21 +22,14 @@ import typer
 
 from pipeline.cli import common as cli
 
-__all__ = ["current_command", "register", "upgrade_command"]
+__all__ = ["current_command", "db_app", "upgrade_command"]
+
+db_app = typer.Typer(
+    help="The database schema: where it stands, and upgrading it.", no_args_is_help=True
+)
 
 
-def register(app: typer.Typer) -> None:
-    """Add `intake db ...` to the `intake` command. Calling it twice adds nothing more."""
-    if any(group.name == "db" for group in app.registered_groups):
-        return
-    db_app = typer.Typer(
-        help="The database schema: where it stands, and upgrading it.", no_args_is_help=True
-    )
-    db_app.command("upgrade")(upgrade_command)
-    db_app.command("current")(current_command)
-    app.add_typer(db_app, name="db")
-
-
+@db_app.command("upgrade")
 def upgrade_command() -> None:
     """Apply the schema migrations this version of Intake brings (none: nothing happens).
 
@@ -47,7 +39,7 @@ def upgrade_command() -> None:
     changed. Exit 1 with one line when the database cannot be used or upgraded.
     """
     from pipeline.storage import migrations
-    from pipeline.storage.db import DatabaseError, describe_url, make_engine, schema_state
+    from pipeline.storage.db import describe_url, make_engine, schema_state
     from pipeline.storage.db import upgrade_schema as upgrade
 
     current = cli.settings()
@@ -56,8 +48,6 @@ def upgrade_command() -> None:
     try:
         before = schema_state(engine)
         change = upgrade(engine)
-    except DatabaseError as error:
-        cli.fail(str(error))
     finally:
         engine.dispose()
     if not change.changed:
@@ -77,6 +67,7 @@ def upgrade_command() -> None:
     cli.out.print(f"intake: {where} is at schema revision {_revisions(change.after)}", markup=False)
 
 
+@db_app.command("current")
 def current_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="A JSON object instead of a line.")
@@ -88,7 +79,7 @@ def current_command(
     by a newer Intake than this one.
     """
     from pipeline.storage import migrations
-    from pipeline.storage.db import DatabaseError, describe_url, make_engine, schema_state
+    from pipeline.storage.db import describe_url, make_engine, schema_state
 
     current = cli.settings()
     where = describe_url(current.database_url)
@@ -98,8 +89,6 @@ def current_command(
         engine = make_engine(current.database_url)
         try:
             state = schema_state(engine)
-        except DatabaseError as error:
-            cli.fail(str(error))
         finally:
             engine.dispose()
     if as_json:

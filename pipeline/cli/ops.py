@@ -1,8 +1,7 @@
 """Operations commands: `intake digest` and `intake health`.
 
-Kept apart from `cli/app.py` so they can be added with one call, `register(app)`; they
-follow its conventions: one line on stderr and exit 2 for a configuration problem, 1 for
-something that could not be done, through `cli/common.py` (`cli.fail`).
+They follow the `intake` conventions: one line on stderr and exit 2 for a configuration
+problem, 1 for something that could not be done (`cli.common.IntakeGroup`).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import typer
 
 from pipeline.cli import common as cli
 from pipeline.desk.digest import (
-    DigestError,
     build_digest_email,
     desk_address,
     digest_message_id,
@@ -27,15 +25,6 @@ from pipeline.desk.health import ComponentHealth, check_health
 from pipeline.replies.smtp import SmtpError
 from pipeline.storage.db import DatabaseError
 from pipeline.storage.sync import SyncError
-
-
-def register(app: typer.Typer) -> None:
-    """Add the commands to `app`. Calling it twice adds nothing the second time."""
-    present = {command.name for command in app.registered_commands}
-    if "digest" not in present:
-        app.command("digest")(digest_command)
-    if "health" not in present:
-        app.command("health")(health_command)
 
 
 def digest_command(
@@ -77,8 +66,6 @@ def digest_command(
             sys.stdout.write(digest.render_text())
             return
         result = _send_digest(engine, current)
-    except DigestError as error:
-        cli.fail(str(error), cli.EXIT_CONFIG)
     except (SmtpError, DatabaseError, SyncError) as error:
         cli.fail(f"{error}; the digest was not sent, the next one covers this period")
     cli.out.print(

@@ -5,8 +5,6 @@ Intake's reply templates, compilation texts and example configuration are packag
 wants other wording exports them next to the configuration file and edits the copy:
 `templates/` and `compilation/` beside the configuration file are searched first, file
 by file, so a copy may hold only the texts it changes.
-
-Kept out of app.py so that it is wired with one `register(app)` call.
 """
 
 from __future__ import annotations
@@ -19,22 +17,15 @@ import typer
 
 from pipeline.cli import common as cli
 
-__all__ = ["export_command", "register"]
+__all__ = ["export_command", "texts_app"]
+
+texts_app = typer.Typer(
+    help="The texts Intake ships with: reply templates, compilation texts, example configuration.",
+    no_args_is_help=True,
+)
 
 
-def register(app: typer.Typer) -> None:
-    """Add `intake texts ...` to the `intake` command. Calling it twice adds nothing more."""
-    if any(group.name == "texts" for group in app.registered_groups):
-        return
-    texts_app = typer.Typer(
-        help="The texts Intake ships with: reply templates, compilation texts, example "
-        "configuration.",
-        no_args_is_help=True,
-    )
-    texts_app.command("export")(export_command)
-    app.add_typer(texts_app, name="texts")
-
-
+@texts_app.command("export")
 def export_command(
     folder: Annotated[
         Path,
@@ -53,12 +44,9 @@ def export_command(
     Beside the configuration file, templates/ and compilation/ are read before the
     shipped texts, file by file. Existing files are never overwritten without --force.
     """
-    from pipeline.resources import COMPILATION, EXAMPLE_CONFIG, TEMPLATES, ResourceError, packaged
+    from pipeline.resources import COMPILATION, EXAMPLE_CONFIG, TEMPLATES, packaged
 
-    try:
-        sources = [packaged(TEMPLATES), packaged(COMPILATION), packaged(EXAMPLE_CONFIG)]
-    except ResourceError as error:
-        cli.fail(str(error), cli.EXIT_CONFIG)
+    sources = [packaged(TEMPLATES), packaged(COMPILATION), packaged(EXAMPLE_CONFIG)]
     if folder.exists() and not folder.is_dir():
         cli.fail(f"{folder} is a file: name a folder to export the texts into", cli.EXIT_CONFIG)
     copies: list[tuple[Path, Path]] = []

@@ -1,8 +1,7 @@
 """`intake web` (the dashboard) and `intake users` (who may use it).
 
-Kept out of `cli/app.py` so that the dashboard's imports (Starlette, uvicorn) load only
-for these commands; `register(app)` adds them to the `intake` command. What every command
-shares (`settings()`, `fail()`, `out`) is `cli/common.py`.
+The dashboard's imports (Starlette, uvicorn) load inside the commands, only when they
+run. What every command shares (`settings()`, `fail()`, `out`) is `cli/common.py`.
 """
 
 from __future__ import annotations
@@ -64,17 +63,17 @@ def _new_password(password_stdin: bool) -> str:
 def _on_users(work: Callable[[Settings, Engine], T]) -> T:
     """Run a change to the desk users on the configured database: a database problem
     exits 1, a refusal (a user of the configuration file, an unknown name) exits 2."""
-    from pipeline.storage.db import DatabaseError, init_schema, make_engine
+    from pipeline.storage.db import init_schema, make_engine
 
     current = cli.settings()
+    engine = make_engine(current.database_url)
     try:
-        engine = make_engine(current.database_url)
         init_schema(engine)
         return work(current, engine)
-    except DatabaseError as error:
-        cli.fail(str(error))
     except ValueError as error:
         cli.fail(str(error), EXIT_CONFIG)
+    finally:
+        engine.dispose()
 
 
 def _sessions(count: int) -> str:
@@ -105,170 +104,160 @@ def _bind_problem(error: OSError, host: str, port: int) -> str:
     return f"cannot listen on {host}:{port}: {error.strerror or error}"
 
 
-def register(app: typer.Typer) -> None:
-    """Add `intake web` and `intake users ...` to the `intake` command."""
-    users_app = typer.Typer(help="Desk users who may sign in to the dashboard.")
-    app.add_typer(users_app, name="users")
+users_app = typer.Typer(help="Desk users who may sign in to the dashboard.")
 
-    @app.command("web")
-    def web_command(
-        host: Annotated[
-            str | None,
-            typer.Option("--host", help="Address to listen on. Default: [web] host (127.0.0.1)."),
-        ] = None,
-        port: Annotated[
-            int | None,
-            typer.Option(
-                "--port", min=1, max=65535, help="Port to listen on. Default: [web] port (8080)."
-            ),
-        ] = None,
-    ) -> None:
-        """Serve the service desk's dashboard (queue, decisions, replies, audit log).
 
-        Needs a desk user (`intake users add NAME`, or a desk.users entry in the file). Put it
-        behind an HTTPS proxy and set [web] secure_cookies when it is reached over a network.
-        """
-        import uvicorn
+def web_command(
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Address to listen on. Default: [web] host (127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", min=1, max=65535, help="Port to listen on. Default: [web] port (8080)."
+        ),
+    ] = None,
+) -> None:
+    """Serve the service desk's dashboard (queue, decisions, replies, audit log).
 
-        from pipeline.replies.templates import TemplateError
-        from pipeline.storage.db import DatabaseError
-        from pipeline.storage.prepare import prepare
-        from pipeline.storage.sync import SyncError
-        from pipeline.web.accounts import list_users
-        from pipeline.web.app import create_app
+    Needs a desk user (`intake users add NAME`, or a desk.users entry in the file). Put it
+    behind an HTTPS proxy and set [web] secure_cookies when it is reached over a network.
+    """
+    import uvicorn
 
-        current = cli.settings()
-        listen_host = host or current.web.host
-        listen_port = port or current.web.port
-        try:
-            engine = prepare(current)
-            users = list_users(current, engine)
-        except (DatabaseError, SyncError) as error:
-            cli.fail(str(error))
-        try:
-            application = create_app(current, engine=engine)
-        except TemplateError as error:
-            cli.fail(str(error), EXIT_CONFIG)
-        except ValueError as error:
-            cli.fail(f"cannot set up the session key: {error}", EXIT_CONFIG)
-        except OSError as error:
-            cli.fail(f"cannot set up the session key: {error}")
-        try:
-            sock = bind(listen_host, listen_port)
-        except OSError as error:
-            cli.fail(_bind_problem(error, listen_host, listen_port))
-        if not users:
-            cli.err.print(
-                "intake: warning: no desk users yet; nobody can sign in until you run "
-                "`intake users add NAME`",
-                markup=False,
-            )
-        if listen_host not in ("127.0.0.1", "::1", "localhost") and not current.web.secure_cookies:
-            cli.err.print(
-                f"intake: warning: listening on {listen_host} over plain HTTP; put the dashboard "
-                "behind an HTTPS proxy and set [web] secure_cookies = true",
-                markup=False,
-            )
-        shown = f"[{listen_host}]" if ":" in listen_host else listen_host
-        cli.out.print(
-            f"intake: dashboard on http://{shown}:{listen_port}/ (Ctrl-C stops it)", markup=False
+    from pipeline.storage.prepare import prepare
+    from pipeline.web.accounts import list_users
+    from pipeline.web.app import create_app
+
+    current = cli.settings()
+    listen_host = host or current.web.host
+    listen_port = port or current.web.port
+    engine = prepare(current)
+    users = list_users(current, engine)
+    try:
+        application = create_app(current, engine=engine)
+    except ValueError as error:
+        cli.fail(f"cannot set up the session key: {error}", EXIT_CONFIG)
+    except OSError as error:
+        cli.fail(f"cannot set up the session key: {error}")
+    try:
+        sock = bind(listen_host, listen_port)
+    except OSError as error:
+        cli.fail(_bind_problem(error, listen_host, listen_port))
+    if not users:
+        cli.err.print(
+            "intake: warning: no desk users yet; nobody can sign in until you run "
+            "`intake users add NAME`",
+            markup=False,
         )
-        config = uvicorn.Config(
-            application, log_level="info", ws="none", lifespan="off", server_header=False
+    if listen_host not in ("127.0.0.1", "::1", "localhost") and not current.web.secure_cookies:
+        cli.err.print(
+            f"intake: warning: listening on {listen_host} over plain HTTP; put the dashboard "
+            "behind an HTTPS proxy and set [web] secure_cookies = true",
+            markup=False,
         )
-        uvicorn.Server(config).run(sockets=[sock])
+    shown = f"[{listen_host}]" if ":" in listen_host else listen_host
+    cli.out.print(
+        f"intake: dashboard on http://{shown}:{listen_port}/ (Ctrl-C stops it)", markup=False
+    )
+    config = uvicorn.Config(
+        application, log_level="info", ws="none", lifespan="off", server_header=False
+    )
+    uvicorn.Server(config).run(sockets=[sock])
 
-    @users_app.command("add")
-    def users_add(
-        name: Annotated[str, typer.Argument(help="The user name (recorded in the audit log).")],
-        password_stdin: PasswordStdin = False,
-    ) -> None:
-        """Add a desk user to the database (asks for the password twice, hidden)."""
-        from pipeline.web.accounts import add_user
 
-        current = cli.settings()
-        cleaned = _checked_name(name)
-        password = _new_password(password_stdin)
-        _on_users(lambda _, engine: add_user(engine, cleaned, password, actor=actor(None)))
-        if any(user.name == cleaned for user in current.desk.users):
-            cli.err.print(
-                f"intake: warning: {cleaned} is also in the configuration file; that entry's "
-                "password is the one that works",
-                markup=False,
-            )
-        cli.out.print(f"intake: desk user {cleaned} added", markup=False)
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The user name (recorded in the audit log).")],
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Add a desk user to the database (asks for the password twice, hidden)."""
+    from pipeline.web.accounts import add_user
 
-    @users_app.command("passwd")
-    def users_passwd(
-        name: Annotated[str, typer.Argument(help="The desk user (in the database).")],
-        password_stdin: PasswordStdin = False,
-    ) -> None:
-        """Give a desk user a new password (asked twice, hidden); their sessions end at once.
-
-        A user defined in the configuration file gets a new password_hash there instead
-        (`intake users hash`).
-        """
-        from pipeline.web.accounts import change_password
-
-        cleaned = _checked_name(name)
-        password = _new_password(password_stdin)
-        ended = _on_users(
-            lambda current, engine: change_password(
-                current, engine, cleaned, password, actor=actor(None)
-            )
+    current = cli.settings()
+    cleaned = _checked_name(name)
+    password = _new_password(password_stdin)
+    _on_users(lambda _, engine: add_user(engine, cleaned, password, actor=actor(None)))
+    if any(user.name == cleaned for user in current.desk.users):
+        cli.err.print(
+            f"intake: warning: {cleaned} is also in the configuration file; that entry's "
+            "password is the one that works",
+            markup=False,
         )
-        cli.out.print(
-            f"intake: password of {cleaned} changed; {_sessions(ended)} ended", markup=False
+    cli.out.print(f"intake: desk user {cleaned} added", markup=False)
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: Annotated[str, typer.Argument(help="The desk user (in the database).")],
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Give a desk user a new password (asked twice, hidden); their sessions end at once.
+
+    A user defined in the configuration file gets a new password_hash there instead
+    (`intake users hash`).
+    """
+    from pipeline.web.accounts import change_password
+
+    cleaned = _checked_name(name)
+    password = _new_password(password_stdin)
+    ended = _on_users(
+        lambda current, engine: change_password(
+            current, engine, cleaned, password, actor=actor(None)
         )
+    )
+    cli.out.print(f"intake: password of {cleaned} changed; {_sessions(ended)} ended", markup=False)
 
-    @users_app.command("remove")
-    def users_remove(
-        name: Annotated[str, typer.Argument(help="The desk user (in the database).")],
-    ) -> None:
-        """Remove a desk user from the database; their sessions end at once.
 
-        A user defined in the configuration file is refused: delete its desk.users entry there.
-        """
-        from pipeline.web.accounts import remove_user
+@users_app.command("remove")
+def users_remove(
+    name: Annotated[str, typer.Argument(help="The desk user (in the database).")],
+) -> None:
+    """Remove a desk user from the database; their sessions end at once.
 
-        cleaned = _checked_name(name)
-        ended = _on_users(
-            lambda current, engine: remove_user(current, engine, cleaned, actor=actor(None))
-        )
-        cli.out.print(
-            f"intake: desk user {cleaned} removed; {_sessions(ended)} ended", markup=False
-        )
+    A user defined in the configuration file is refused: delete its desk.users entry there.
+    """
+    from pipeline.web.accounts import remove_user
 
-    @users_app.command("hash")
-    def users_hash(
-        password_stdin: PasswordStdin = False,
-    ) -> None:
-        """Print an argon2 hash of a password, for password_hash in a desk.users entry."""
-        from pipeline.web.passwords import hash_password, validate_password
+    cleaned = _checked_name(name)
+    ended = _on_users(
+        lambda current, engine: remove_user(current, engine, cleaned, actor=actor(None))
+    )
+    cli.out.print(f"intake: desk user {cleaned} removed; {_sessions(ended)} ended", markup=False)
 
-        password = _read_password(password_stdin)
-        try:
-            validate_password(password)
-        except ValueError as error:
-            cli.fail(str(error), EXIT_CONFIG)
-        sys.stdout.write(hash_password(password) + "\n")
 
-    @users_app.command("list")
-    def users_list() -> None:
-        """The desk users: from the configuration file and from the database."""
-        from pipeline.storage.db import DatabaseError, init_schema, make_engine
-        from pipeline.web.accounts import list_users
+@users_app.command("hash")
+def users_hash(
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Print an argon2 hash of a password, for password_hash in a desk.users entry."""
+    from pipeline.web.passwords import hash_password, validate_password
 
-        current = cli.settings()
-        try:
-            engine = make_engine(current.database_url)
-            init_schema(engine)
-            users = list_users(current, engine)
-        except DatabaseError as error:
-            cli.fail(str(error))
-        if not users:
-            cli.out.print("intake: no desk users; add one with `intake users add NAME`")
-            return
-        width = max(len(name) for name, _ in users)
-        for name, source in users:
-            cli.out.print(f"{name.ljust(width)}  {source}", markup=False)
+    password = _read_password(password_stdin)
+    try:
+        validate_password(password)
+    except ValueError as error:
+        cli.fail(str(error), EXIT_CONFIG)
+    sys.stdout.write(hash_password(password) + "\n")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """The desk users: from the configuration file and from the database."""
+    from pipeline.storage.db import init_schema, make_engine
+    from pipeline.web.accounts import list_users
+
+    current = cli.settings()
+    engine = make_engine(current.database_url)
+    try:
+        init_schema(engine)
+        users = list_users(current, engine)
+    finally:
+        engine.dispose()
+    if not users:
+        cli.out.print("intake: no desk users; add one with `intake users add NAME`")
+        return
+    width = max(len(name) for name, _ in users)
+    for name, source in users:
+        cli.out.print(f"{name.ljust(width)}  {source}", markup=False)

@@ -7,17 +7,25 @@ store is a failure) and let tests say which problem they expect.
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class CompilationError(Exception):
+from pipeline.errors import EXIT_CONFIG, IntakeError
+
+
+class CompilationError(IntakeError):
     """The compilation cannot be made as asked; the message says why and what to do."""
 
 
 class CompilationTemplateError(CompilationError):
     """A compilation template is missing or broken; the message names the file and key."""
 
+    exit_code: ClassVar[int] = EXIT_CONFIG
+
 
 class UnknownMeeting(CompilationError):
     """No meeting has this code."""
+
+    exit_code: ClassVar[int] = EXIT_CONFIG
 
 
 class NoAcceptedStatements(CompilationError):
@@ -26,6 +34,8 @@ class NoAcceptedStatements(CompilationError):
 
 class OutputFolderMissing(CompilationError):
     """The folder the compilation should be written to does not exist."""
+
+    exit_code: ClassVar[int] = EXIT_CONFIG
 
 
 class StatementFileMissing(CompilationError):

@@ -34,6 +34,7 @@ from pipeline.devservers.smtp import CapturingSMTPServer
 from pipeline.documents.convert import find_libreoffice, soffice_convert
 from pipeline.documents.errors import DocumentError
 from pipeline.documents.sandbox import Confinement
+from pipeline.errors import IntakeError
 from pipeline.settings.models import Settings
 from pipeline.settings.toml_writer import to_toml
 from pipeline.storage.db import make_engine
@@ -45,7 +46,7 @@ SUBMISSIONS = "submissions@intake.example"
 USER, PASSWORD = "submissions", "demo-password"
 
 
-class DemoError(Exception):
+class DemoError(IntakeError):
     """The demo cannot run here; the message says what to install or change."""
 
 

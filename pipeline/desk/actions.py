@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from pipeline.desk.views import NotFound, find_meeting, find_mission_row, find_submission
+from pipeline.errors import IntakeError
 from pipeline.replies.cancel import cancel_reply_row, cancel_unsent
 from pipeline.replies.compose import NOT_QUOTED
 from pipeline.replies.outbox import reply_message_id
@@ -35,7 +36,7 @@ _REPLY_KIND = {
 }
 
 
-class ActionError(Exception):
+class ActionError(IntakeError):
     """The action cannot be done as asked; the message says why and what to do."""
 
 

@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 
 from pipeline.desk.digest_build import build_digest
 from pipeline.desk.digest_content import Digest
+from pipeline.errors import IntakeUsageError
 from pipeline.replies.smtp import SmtpSender
 from pipeline.settings.models import Settings
 from pipeline.storage import models as m
@@ -47,7 +48,7 @@ FIRST_PERIOD = timedelta(hours=24)
 _DIGEST_LOCK_KEY = 0x1A7A4F
 
 
-class DigestError(Exception):
+class DigestError(IntakeUsageError):
     """The digest cannot be sent as configured; the message says which setting to change."""
 
 

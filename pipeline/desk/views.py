@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from pipeline.errors import IntakeError
 from pipeline.settings.models import MeetingStatus
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
@@ -24,7 +25,7 @@ from pipeline.storage.queries import SubmissionRow, list_submissions
 DEFAULT_ZONE = ZoneInfo("America/New_York")
 
 
-class NotFound(Exception):
+class NotFound(IntakeError):
     """The reference, meeting or mission does not exist; the message says which."""
 
 

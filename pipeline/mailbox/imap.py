@@ -28,13 +28,13 @@ from typing import Any
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from pipeline.errors import describe_error
+from pipeline.errors import IntakeError, describe_error
 from pipeline.settings.models import MailboxSettings, Security
 
 log = logging.getLogger(__name__)
 
 
-class MailboxError(Exception):
+class MailboxError(IntakeError):
     """Base class: the mailbox cannot be used; the message is one sentence."""
 
 

@@ -7,11 +7,11 @@ import ssl
 from email.message import EmailMessage
 from types import TracebackType
 
-from pipeline.errors import describe_error
+from pipeline.errors import IntakeError, describe_error
 from pipeline.settings.models import Security, SmtpSettings
 
 
-class SmtpError(Exception):
+class SmtpError(IntakeError):
     """Base class: something went wrong talking to the SMTP server."""
 
 

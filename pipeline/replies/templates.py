@@ -24,11 +24,12 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from pipeline.checks.registry import KNOWN_REASONS
+from pipeline.errors import IntakeUsageError
 from pipeline.resources import ResourceError
 from pipeline.settings.models import Action, Settings
 
 
-class TemplateError(Exception):
+class TemplateError(IntakeUsageError):
     """A reply template is missing or broken; the message names the file."""
 
 

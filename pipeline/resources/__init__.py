@@ -12,12 +12,14 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from pipeline.errors import IntakeUsageError
+
 TEMPLATES = "templates"
 COMPILATION = "compilation"
 EXAMPLE_CONFIG = "intake.example.toml"
 
 
-class ResourceError(Exception):
+class ResourceError(IntakeUsageError):
     """The installed package lacks its own texts (a broken installation)."""
 
 

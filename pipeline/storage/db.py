@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
+from pipeline.errors import IntakeError
 from pipeline.storage import (
     migrations,
     models,  # noqa: F401  (registers the tables)
@@ -31,7 +32,7 @@ from pipeline.storage.migrations import SchemaChange, SchemaState
 from pipeline.storage.private import private_file, private_folder
 
 
-class DatabaseError(Exception):
+class DatabaseError(IntakeError):
     """The database cannot be reached or used; the message is one sentence for the operator."""
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from pipeline.errors import IntakeError
 from pipeline.missions.registry import load_registry
 from pipeline.settings.models import Settings
 from pipeline.storage.db import startup_lock
 from pipeline.storage.models import Meeting, Mission, SenderAddress
 
 
-class SyncError(Exception):
+class SyncError(IntakeError):
     """The configuration contradicts what the database holds."""
 
 

@@ -136,12 +136,9 @@ def token_of(response: httpx.Response) -> str:
     return found.group(1)
 
 
-def fresh_app() -> Any:
-    """A fresh Typer app with the web commands registered (as `cli/app.py` will do)."""
-    import typer
+def intake_app() -> Any:
+    """The `intake` command itself, as a Typer app for `CliRunner`; point it at a
+    configuration with INTAKE_CONFIG (`monkeypatch.setenv`)."""
+    from pipeline.cli.app import app
 
-    from pipeline.cli.web_commands import register
-
-    fresh = typer.Typer(no_args_is_help=True, add_completion=False)
-    register(fresh)
-    return fresh
+    return app

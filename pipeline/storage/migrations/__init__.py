@@ -36,6 +36,7 @@ from alembic.util import CommandError
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+from pipeline.errors import IntakeError
 from pipeline.storage import models  # noqa: F401  (registers the tables)
 from pipeline.storage.models import UTCDateTime
 
@@ -48,7 +49,7 @@ BASELINE = "0001"
 NEW_MIGRATION_COMMAND = '.venv/bin/python -m pipeline.storage.migrations revision -m "what changed"'
 
 
-class MigrationError(Exception):
+class MigrationError(IntakeError):
     """The schema cannot be brought up to date; the message is one sentence for the operator."""
 
 
