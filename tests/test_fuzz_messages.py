@@ -36,17 +36,12 @@ from pipeline.checks.facts import gather_facts
 from pipeline.checks.registry import KNOWN_REASONS, checks_for
 from pipeline.decision.decide import DecisionResult, decide, run_checks
 from pipeline.demo import samples
+from pipeline.domain import Action, MeetingStatus
 from pipeline.message.parse import UnreadableMessage, parse_message
 from pipeline.message.parsed import ParsedMessage
 from pipeline.message.structure import bound_structure
 from pipeline.missions.registry import MissionKind
-from pipeline.settings.models import (
-    Action,
-    DocumentSettings,
-    LimitsSettings,
-    MeetingStatus,
-    Settings,
-)
+from pipeline.settings.models import DocumentSettings, LimitsSettings, Settings
 from pipeline.storage.blobs import safe_filename
 from pipeline.storage.directory import Directory, MeetingRef, MissionRef
 from pipeline.storage.models import MessageOutcome

@@ -17,7 +17,7 @@ from pipeline.checks.base import Reason, Verdict
 from pipeline.checks.facts import Facts
 from pipeline.documents.language import LANGUAGE_NAMES
 from pipeline.documents.reading import StatementProblem
-from pipeline.settings.models import LengthPolicy
+from pipeline.domain import LengthPolicy
 
 # How the replies name a file's real type.
 _FORMAT_NAMES = {

@@ -17,7 +17,7 @@ from pipeline.cli.common import actor
 from pipeline.cli.desk_common import ByOption, JsonOption, database, new_table, print_json
 from pipeline.console import safe, submissions_table
 from pipeline.desk import actions, views
-from pipeline.settings.models import LengthPolicy
+from pipeline.domain import LengthPolicy
 
 __all__ = ["meetings_app", "missions_app"]
 

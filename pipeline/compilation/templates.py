@@ -27,9 +27,10 @@ from typing import Any
 import jinja2
 
 from pipeline.compilation.errors import CompilationTemplateError
+from pipeline.domain import MeetingFormat
 from pipeline.missions.registry import MissionKind
 from pipeline.resources import COMPILATION, ResourceError, packaged
-from pipeline.settings.models import MeetingFormat, Settings
+from pipeline.settings.models import Settings
 
 __all__ = ["FILE_NAME", "CompilationTemplates", "default_root", "texts_roots"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline.checks.base import Check, Reason
 from pipeline.checks.facts import Facts
-from pipeline.settings.models import Action
+from pipeline.domain import Action
 from pipeline.storage.models import MessageOutcome
 
 log = logging.getLogger(__name__)

@@ -18,12 +18,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from pipeline.desk.views import NotFound, find_meeting, find_mission_row, find_submission
+from pipeline.domain import LengthPolicy, MeetingStatus
 from pipeline.errors import IntakeError
 from pipeline.replies.cancel import cancel_reply_row, cancel_unsent
 from pipeline.replies.compose import NOT_QUOTED
 from pipeline.replies.outbox import reply_message_id
 from pipeline.replies.templates import ReplyTemplates, format_date, format_local
-from pipeline.settings.models import LengthPolicy, MeetingStatus, Settings
+from pipeline.settings.models import Settings
 from pipeline.storage import models as m
 from pipeline.storage.db import session_scope
 from pipeline.storage.superseding import supersede_current

@@ -18,7 +18,7 @@ from pipeline.desk.digest_content import (
     UpcomingDeadline,
 )
 from pipeline.desk.views import failed_replies, list_missions, missing_missions
-from pipeline.settings.models import MeetingStatus
+from pipeline.domain import MeetingStatus
 from pipeline.storage import models as m
 from pipeline.storage.queries import list_submissions
 

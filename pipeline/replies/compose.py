@@ -30,10 +30,11 @@ from zoneinfo import ZoneInfo
 from pipeline.checks.authentication import NO_REPLY_REASONS
 from pipeline.checks.facts import Facts
 from pipeline.decision.decide import DecisionResult
+from pipeline.domain import Action
 from pipeline.message.decoding import clean_header_text
 from pipeline.message.parsed import ParsedMessage
 from pipeline.replies.templates import RenderedReply, ReplyTemplates, format_date, format_local
-from pipeline.settings.models import Action, Settings
+from pipeline.settings.models import Settings
 from pipeline.storage.models import MessageOutcome, ReplyKind
 
 _ROLE_LABELS = {"statement": "Statement", "cover_letter": "Cover letter", "other": "Other file"}

@@ -34,7 +34,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from pipeline.decision.decide import JudgedReason
-from pipeline.settings.models import Action, RepliesSettings
+from pipeline.domain import Action
+from pipeline.settings.models import RepliesSettings
 from pipeline.storage.models import DecisionReason, Reply, ReplyKind, ReplyStatus, Submission
 
 # The replies the limits count: what refuses or delays, never an acknowledgement.

@@ -24,9 +24,10 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from pipeline.checks.registry import KNOWN_REASONS
+from pipeline.domain import Action
 from pipeline.errors import IntakeUsageError
 from pipeline.resources import ResourceError
-from pipeline.settings.models import Action, Settings
+from pipeline.settings.models import Settings
 
 
 class TemplateError(IntakeUsageError):

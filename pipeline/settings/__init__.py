@@ -1,7 +1,8 @@
 """Configuration: the schema (`models`). Reading and checking a file against the checks
 and reasons the code knows is `pipeline.configuration`, a layer above the checks."""
 
-from pipeline.settings.models import Action, MeetingSettings, Security, Settings
+from pipeline.domain import Action
+from pipeline.settings.models import MeetingSettings, Security, Settings
 
 __all__ = [
     "Action",

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from pipeline.domain import Action, LengthPolicy, MeetingFormat, MeetingStatus
 from pipeline.missions.registry import find_mission
 from pipeline.resources import TEMPLATES, packaged
 
@@ -111,25 +112,6 @@ class SmtpSettings(Strict):
                 f"{value!r}: use the ASCII form of the address (an IDN domain as xn--...)"
             )
         return value.lower()
-
-
-class LengthPolicy(StrEnum):
-    """What a statement over its meeting's length limit leads to."""
-
-    NOTE = "note"  # accepted, with a remark in the acknowledgement
-    REJECT = "reject"  # rejected as too_long
-
-
-class MeetingFormat(StrEnum):
-    """How the Council met: named in the compilation letter."""
-
-    VIDEO_TELECONFERENCE = "video-teleconference"
-    MEETING = "meeting"
-
-
-class MeetingStatus(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
 
 
 class MeetingSettings(Strict):
@@ -260,15 +242,6 @@ class AuthenticationSettings(Strict):
     # Authentication-Results header was added by someone else and is ignored.
     authserv_id: str | None = None
     policy: AuthPolicy = AuthPolicy.OFF
-
-
-class Action(StrEnum):
-    """What a failed check leads to, in the decision table."""
-
-    REJECT = "reject"
-    HOLD = "hold"
-    IGNORE = "ignore"
-    NOTE = "note"
 
 
 DEFAULT_DECISION_TABLE: dict[str, Action] = {

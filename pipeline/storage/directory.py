@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from pipeline.domain import LengthPolicy, MeetingStatus
 from pipeline.missions.registry import MissionKind
-from pipeline.settings.models import LengthPolicy, MeetingStatus
 from pipeline.storage.models import Meeting, Mission, SenderAddress
 
 

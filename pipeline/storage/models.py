@@ -18,8 +18,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from pipeline.domain import Action, LengthPolicy, MeetingFormat, MeetingStatus
 from pipeline.missions.registry import MissionKind
-from pipeline.settings.models import Action, LengthPolicy, MeetingFormat, MeetingStatus
 
 
 def utcnow() -> datetime:

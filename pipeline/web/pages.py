@@ -35,7 +35,7 @@ from pipeline.desk.views import (
     queue_overview,
     submission_detail,
 )
-from pipeline.settings.models import MeetingStatus
+from pipeline.domain import MeetingStatus
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore, safe_filename
 from pipeline.storage.queries import list_submissions

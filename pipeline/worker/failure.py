@@ -7,9 +7,9 @@ import traceback
 
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.domain import Action
 from pipeline.mailbox.imap import FetchedMessage
 from pipeline.message.parsed import ParsedMessage
-from pipeline.settings.models import Action
 from pipeline.storage import models as m
 from pipeline.storage.db import session_scope
 from pipeline.storage.references import UNROUTED_PREFIX, next_reference

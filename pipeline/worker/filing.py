@@ -15,13 +15,13 @@ from sqlmodel import Session
 
 from pipeline.checks.facts import Facts
 from pipeline.decision.decide import DecisionResult, JudgedReason
+from pipeline.domain import Action
 from pipeline.faults import checkpoint
 from pipeline.mailbox.imap import FetchedMessage
 from pipeline.message.parsed import ParsedMessage
 from pipeline.replies.cancel import cancel_unsent
 from pipeline.replies.compose import FiledFile, compose_reply
 from pipeline.replies.outbox import reply_message_id
-from pipeline.settings.models import Action
 from pipeline.storage import attempts
 from pipeline.storage import models as m
 from pipeline.storage.db import session_scope

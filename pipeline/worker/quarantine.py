@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from pipeline.decision.decide import DecisionResult, JudgedReason
+from pipeline.domain import Action
 from pipeline.mailbox.imap import FetchedMessage
-from pipeline.settings.models import Action
 from pipeline.storage import attempts
 from pipeline.storage import models as m
 from pipeline.storage.db import session_scope
