@@ -32,16 +32,9 @@ from pipeline.documents.errors import DocumentError, UnreadableDocument, UnsafeD
 from pipeline.documents.filetype import FileType
 from pipeline.documents.language import LANGUAGE_NAMES, OFFICIAL_LANGUAGES, detect_language
 from pipeline.documents.length import Length, measure_text
-from pipeline.documents.safety import (
-    CHUNK_SIZE,
-    MIB,
-    DtdGuard,
-    ZipLimits,
-    inspect_zip,
-    parse_xml,
-    read_member,
-)
+from pipeline.documents.safety import CHUNK_SIZE, MIB, ZipLimits, inspect_zip, read_member
 from pipeline.documents.types import OLE2_MAGIC, detect_type
+from pipeline.documents.xml_safety import DtdGuard, parse_xml
 from tests.helpers.corpus import WORD as POI
 
 REPO = Path(__file__).resolve().parents[1]

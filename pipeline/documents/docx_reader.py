@@ -38,14 +38,16 @@ from pipeline.documents.safety import (
     DAMAGED,
     DEFAULT_LIMITS,
     MACRO_PART,
-    NOT_XML,
-    DtdGuard,
     ZipLimits,
     inspect_archive,
     iter_member,
     open_archive,
-    parse_xml,
     read_member,
+)
+from pipeline.documents.xml_safety import (
+    NOT_XML,
+    DtdGuard,
+    parse_xml,
     refuse_parsed_dtd,
     safe_pull_parser,
 )

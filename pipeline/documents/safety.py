@@ -18,10 +18,10 @@ The layers, cheapest first:
 * `iter_member` / `read_member` inflate one member in chunks and stop the moment the real
   output passes a limit, whatever the directory claimed. (CPython's zipfile also clips a
   member at its declared size; this does not rely on that.)
-* `DtdGuard` refuses XML carrying a DOCTYPE or ENTITY declaration before the parser sees
-  those bytes, and the parsers made here never expand entities, load DTDs or use the
-  network in any case; `refuse_parsed_dtd` catches a declaration the byte scan missed
-  (an exotic encoding) once parsing is done.
+* `xml_safety.DtdGuard` refuses XML carrying a DOCTYPE or ENTITY declaration before the
+  parser sees those bytes, and the parsers made there never expand entities, load DTDs
+  or use the network in any case; `refuse_parsed_dtd` catches a declaration the byte
+  scan missed (an exotic encoding) once parsing is done.
 
 Nested archives. Word keeps embedded OLE objects and spreadsheets in `word/embeddings/`,
 ActiveX controls in `word/activeX/` and macros in `vbaProject.bin` (an .odt keeps an OLE
@@ -44,12 +44,10 @@ import zipfile
 from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
-
-from lxml import etree
 
 from pipeline.documents.errors import DocumentError, UnreadableDocument, UnsafeDocument
 from pipeline.documents.types import OLE2_MAGIC, ZIP_MAGIC
+from pipeline.documents.xml_safety import NOT_XML, XML_DECLARATIONS, wide_encoding
 
 MIB = 2**20
 # Small parts compress extremely well (a 300 KB styles.xml at 30:1 is normal), so the
@@ -85,8 +83,6 @@ _ZIP64_EOCD = b"PK\x06\x06"
 _ZIP64_EOCD_SIZE = 56
 
 DAMAGED = "it is damaged or incomplete"
-NOT_XML = "its text is not valid XML"
-XML_DECLARATIONS = "it contains XML entity declarations"
 
 
 @dataclass(frozen=True)
@@ -206,9 +202,9 @@ def is_embedding(name: str) -> bool:
 
 def _looks_like_xml(head: bytes) -> bool:
     """An XML part's first bytes: `<` after an optional UTF-8 byte-order mark and white
-    space, or the UTF-16/32 patterns of `_wide_encoding`. Media, fonts and `mimetype` are
+    space, or the UTF-16/32 patterns of `wide_encoding`. Media, fonts and `mimetype` are
     not; a parser would refuse a part that starts otherwise before reading any DTD."""
-    if _wide_encoding(head[:4]) is not None:
+    if wide_encoding(head[:4]) is not None:
         return True
     return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"<")
 
@@ -227,7 +223,7 @@ class PrologScan:
     such as `<?xml ...?>`, comments): a `<!` that opens anything but a comment is
     refused, and a comment cannot hide a declaration behind a fake `<root>`. Text that is
     no markup at all where the prolog expects some is refused as not XML.
-    UTF-16/32 parts are decoded (`_wide_encoding`); anything else is read as bytes.
+    UTF-16/32 parts are decoded (`wide_encoding`); anything else is read as bytes.
     """
 
     def __init__(self) -> None:
@@ -245,7 +241,7 @@ class PrologScan:
             if len(chunk) < 4:
                 self._start = chunk
                 return
-            encoding = _wide_encoding(chunk[:4])
+            encoding = wide_encoding(chunk[:4])
             if encoding is None:
                 # One character per byte: the markers are ASCII in every encoding Word,
                 # LibreOffice and the parsers here read without a wide decoder.
@@ -416,108 +412,3 @@ def read_member(archive: zipfile.ZipFile, name: str, limits: ZipLimits) -> bytes
     """One member's bytes, read with the limits of `iter_member`. For small parts: the
     result is held whole, so big parts should be streamed with `iter_member`."""
     return b"".join(iter_member(archive, name, limits))
-
-
-# -------------------------------------------------------------------------------- XML
-
-_DTD_BYTES = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-_DTD_TEXT = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-_MARKER_OVERLAP = 32  # characters (or bytes) kept from the previous chunk; > len('<!DOCTYPE')
-
-
-def _wide_encoding(head: bytes) -> str | None:
-    """UTF-16/32 by byte-order mark or by the nul pattern of '<?' (XML spec, appendix F):
-    the byte scan would miss markers in these, so they are decoded for the scan."""
-    if head.startswith((b"\xff\xfe\x00\x00", b"<\x00\x00\x00")):
-        return "utf-32-le"
-    if head.startswith((b"\x00\x00\xfe\xff", b"\x00\x00\x00<")):
-        return "utf-32-be"
-    if head.startswith((b"\xff\xfe", b"<\x00?\x00", b"<\x00")):
-        return "utf-16-le"
-    if head.startswith((b"\xfe\xff", b"\x00<\x00?", b"\x00<")):
-        return "utf-16-be"
-    return None
-
-
-class DtdGuard:
-    """Scans an XML part, chunk by chunk, for DOCTYPE and ENTITY declarations.
-
-    WordprocessingML never has a DTD, so any declaration is refused outright rather than
-    parsed carefully. Feed each chunk here before feeding it to the parser. The scan
-    reads UTF-8, single-byte encodings and UTF-16/32; a declaration in a rarer encoding
-    (UTF-7 can spell `<!` without either byte) reaches the parser, which never expands
-    it, and `refuse_parsed_dtd` refuses it once parsing is done.
-    """
-
-    def __init__(self) -> None:
-        self._started = False
-        self._tail = b""
-        self._decoder: codecs.IncrementalDecoder | None = None
-        self._text_tail = ""
-
-    def feed(self, chunk: bytes) -> None:
-        if not self._started:
-            self._started = True
-            encoding = _wide_encoding(chunk[:4])
-            if encoding is not None:
-                self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-        if self._decoder is not None:
-            text = self._text_tail + self._decoder.decode(chunk)
-            if _DTD_TEXT.search(text):
-                raise UnsafeDocument(XML_DECLARATIONS)
-            self._text_tail = text[-_MARKER_OVERLAP:]
-            return
-        # `<!` is rare in WordprocessingML (comments, CDATA), so most chunks skip the
-        # regex; a marker split between two chunks is caught in a small window.
-        if (b"<!" in chunk and _DTD_BYTES.search(chunk)) or (
-            self._tail and _DTD_BYTES.search(self._tail + chunk[:_MARKER_OVERLAP])
-        ):
-            raise UnsafeDocument(XML_DECLARATIONS)
-        self._tail = chunk[-_MARKER_OVERLAP:]
-
-
-def refuse_dtd(data: bytes) -> None:
-    """Raise UnsafeDocument if a whole XML part carries DOCTYPE or ENTITY declarations."""
-    DtdGuard().feed(data)
-
-
-def refuse_parsed_dtd(root: Any) -> None:
-    """After parsing: a DTD that slipped past the byte scan (say, an encoding the scan
-    does not decode) is still refused. The parser will not have expanded it."""
-    if root is None:
-        return
-    info = root.getroottree().docinfo
-    if info.internalDTD is not None or info.externalDTD is not None or info.doctype:
-        raise UnsafeDocument(XML_DECLARATIONS)
-
-
-# Entities unexpanded, no DTD loaded, no network, and libxml2's default size limits
-# (huge_tree=False caps text nodes at 10 MB and nesting depth).
-_PARSER_OPTIONS: dict[str, bool] = {
-    "resolve_entities": False,
-    "no_network": True,
-    "huge_tree": False,
-    "load_dtd": False,
-    "dtd_validation": False,
-}
-
-
-def safe_parser() -> Any:
-    """An lxml XMLParser that cannot be made to expand entities or fetch anything."""
-    return etree.XMLParser(**_PARSER_OPTIONS)
-
-
-def safe_pull_parser(events: tuple[str, ...], tags: list[str]) -> Any:
-    """An lxml XMLPullParser (feed-based iterparse) with `safe_parser`'s options."""
-    return etree.XMLPullParser(events=events, tag=tags, **_PARSER_OPTIONS)
-
-
-def parse_xml(data: bytes) -> Any:
-    """Parse a small XML part safely: declarations refused before and after parsing."""
-    refuse_dtd(data)
-    try:
-        root = etree.fromstring(data, safe_parser())
-    except etree.XMLSyntaxError as error:
-        raise UnreadableDocument(NOT_XML) from error
-    refuse_parsed_dtd(root)
-    return root
