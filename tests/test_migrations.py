@@ -433,7 +433,7 @@ def insert_rows(engine: Engine) -> None:
             word_limit=500,
             length_policy="note",
             status="open",
-            meeting_format="video-teleconference",
+            meeting_format="video-teleconference",  # the values before 0005
             created_at=now,
         )
         mission = add("mission", code="FRA", name="France", kind="member_state", names={})

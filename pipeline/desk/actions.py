@@ -9,11 +9,13 @@ commit by the caller (`pipeline.replies.outbox.send_pending`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -22,7 +24,13 @@ from pipeline.replies.cancel import cancel_reply_row, cancel_unsent
 from pipeline.replies.compose import NOT_QUOTED
 from pipeline.replies.outbox import reply_message_id
 from pipeline.replies.templates import ReplyTemplates, format_date, format_local
-from pipeline.settings.models import LengthPolicy, MeetingStatus, Settings
+from pipeline.settings.models import (
+    LengthPolicy,
+    MeetingFormat,
+    MeetingSettings,
+    MeetingStatus,
+    Settings,
+)
 from pipeline.storage import models as m
 from pipeline.storage.db import session_scope
 from pipeline.storage.superseding import supersede_current
@@ -419,8 +427,17 @@ def add_meeting(
     deadline: datetime | None = None,
     word_limit: int = 500,
     length_policy: LengthPolicy = LengthPolicy.NOTE,
+    meeting_format: MeetingFormat = MeetingFormat.IN_PERSON,
+    president: str | None = None,
+    presidency: str | None = None,
+    briefers: Sequence[str] = (),
+    procedure: str | None = None,
 ) -> m.Meeting:
+    """Add a meeting; the last five arguments are what the compilation letter says
+    (checked as in a [[meetings]] entry: a presidency is an ISO alpha-3 code, a
+    procedure a document symbol such as S/2020/372)."""
     code = code.strip().upper()
+    letter = _letter_settings(meeting_format, president, presidency, briefers, procedure)
     if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{1,38}[A-Z0-9]", code):
         raise ActionError(f"{code!r}: a meeting code is 3-40 letters, digits or hyphens")
     try:
@@ -442,6 +459,11 @@ def add_meeting(
             deadline=deadline,
             word_limit=word_limit,
             length_policy=length_policy,
+            meeting_format=letter.format,
+            president=letter.president,
+            presidency=letter.presidency,
+            briefers=list(letter.briefers),
+            procedure=letter.procedure,
         )
         session.add(meeting)
         session.add(
@@ -452,6 +474,32 @@ def add_meeting(
             )
         )
         return meeting
+
+
+def _letter_settings(
+    meeting_format: MeetingFormat,
+    president: str | None,
+    presidency: str | None,
+    briefers: Sequence[str],
+    procedure: str | None,
+) -> MeetingSettings:
+    """The letter's fields checked by the configuration's own rules, one sentence if wrong."""
+    try:
+        return MeetingSettings(
+            code="CHECK",
+            title="-",
+            date=date(2000, 1, 1),
+            format=meeting_format,
+            president=" ".join(president.split()) if president else None,
+            presidency=presidency,
+            briefers=list(briefers),
+            procedure=procedure,
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = first["loc"][-1] if first["loc"] else "meeting"
+        problem = str(first["msg"]).removeprefix("Value error, ")
+        raise ActionError(f"{field}: {problem}") from None
 
 
 def close_meeting(engine: Engine, *, code: str, actor: str) -> m.Meeting:
