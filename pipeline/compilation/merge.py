@@ -74,7 +74,9 @@ class DocumentMerger:
         Raises what python-docx raises for a file it cannot open (callers check the file
         type and safety first and turn failures into a reason for the desk).
         """
-        source = Statement(docx.Document(io.BytesIO(content)), self._compilation)
+        source = Statement(
+            docx.Document(io.BytesIO(content)), self._compilation, keep_styles=self.keep_styles
+        )
         body = deepcopy(source.document.element.body)
         for page_setup in body.findall(w("sectPr")):
             body.remove(page_setup)  # its headers, footers and page size stay behind
