@@ -481,6 +481,13 @@ def test_a_database_made_before_migrations_is_adopted_without_losing_rows(
     assert snapshot(engine)["submissions"] == [
         (1, "PKO-SAFETY-0001", "accepted", "FRA", None, None)
     ]
+    # Migration 0005: the meeting's former format value reads as the new one.
+    with engine.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT meeting_format, briefers, procedure FROM meeting")
+        ).one()
+    assert stored.meeting_format == "videoconference"
+    assert stored.procedure is None
     # The pipeline carries on from the old rows: France's new statement supersedes the
     # old one and takes the next reference.
     intake.deliver(
