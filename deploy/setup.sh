@@ -12,8 +12,9 @@ dev=false
 
 # Dovecot is the throwaway mailbox of the demo and the tests; LibreOffice converts legacy
 # .doc/.rtf/.odt statements (fonts for Cyrillic, Arabic and Chinese) inside a bubblewrap
-# sandbox (no network, no data folder: docs/security.md); poppler renders PDFs.
-packages=(dovecot-imapd dovecot-lmtpd poppler-utils libreoffice-writer-nogui bubblewrap fonts-dejavu-core fonts-wqy-microhei)
+# sandbox (no network, no data folder: docs/security.md); poppler renders PDFs; Liberation
+# Serif (metric-compatible with Times New Roman) sets the compilation where Times is absent.
+packages=(dovecot-imapd dovecot-lmtpd poppler-utils libreoffice-writer-nogui bubblewrap fonts-dejavu-core fonts-wqy-microhei fonts-liberation)
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded browser).
 $dev && packages+=(chromium)
 missing=()

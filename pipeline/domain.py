@@ -27,10 +27,11 @@ class LengthPolicy(StrEnum):
 
 
 class MeetingFormat(StrEnum):
-    """How the Council met: named in the compilation letter."""
+    """How the Council met: the compilation letter says "videoconference open debate"
+    for one, "open debate" for the other. In person is the default."""
 
-    VIDEO_TELECONFERENCE = "video-teleconference"
-    MEETING = "meeting"
+    IN_PERSON = "in_person"
+    VIDEOCONFERENCE = "videoconference"
 
 
 class MeetingStatus(StrEnum):

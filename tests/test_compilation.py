@@ -56,6 +56,11 @@ from tests.helpers.corpus import WORD, needs_corpus
 from tests.helpers.office_files import STATEMENT_TEXT, OfficeFiles, billion_laughs_in_styles
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
+NBSP = "\u00a0"
+SUBMITTED = (
+    "The following delegations and entities submitted written statements, copies of which "
+    "are enclosed: "
+)
 CREATED = datetime(2021, 5, 28, 14, 0, tzinfo=UTC)
 DOCX = DOCX_CONTENT_TYPE
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -413,6 +418,7 @@ def compile_now(
                 templates=CompilationTemplates.load(default_root(), language),
                 out=out,
                 created=created,
+                symbol="S/2021/999",
             )
     finally:
         engine.dispose()
@@ -457,21 +463,21 @@ def test_the_desk_compiles_the_debate_in_un_order_with_one_annex_per_current_sta
     view = read_back(result.path)
     title, opening, listing, closing, signed, office = view.letter
     assert title == (
-        "Letter dated 28 May 2021 from the President of the Security Council addressed to "
-        "the Secretary-General and the Permanent Representatives of the members of the "
-        "Security Council"
+        f"Letter dated 28{NBSP}May{NBSP}2021 from the President of the Security Council "
+        "addressed to the Secretary-General and the Permanent Representatives of the members "
+        "of the Security Council"
     )
-    assert opening.startswith("I have the honour to enclose herewith the written statements")
-    assert (
-        "“United Nations peacekeeping operations: improving the safety and security of "
-        "peacekeepers”, held by video-teleconference on 24 May 2021" in opening
-    )
-    assert "will be issued as an official document of the Security Council" in opening
+    assert opening == (
+        "I have the honour to enclose herewith a copy of the written statements submitted in "
+        "connection with the open debate on “United Nations peacekeeping operations: "
+        "improving the safety and security of peacekeepers”, convened on Monday, "
+        f"24{NBSP}May{NBSP}2021."
+    )  # an in-person meeting (the default): no "videoconference", no procedure
     assert listing == (
-        "Written statements were submitted by China, Côte d'Ivoire, Egypt, the European "
-        "Union, France, the Holy See, the Netherlands (Kingdom of the), the Russian "
-        "Federation, Spain, the State of Palestine, Türkiye and the United Kingdom of Great "
-        "Britain and Northern Ireland."
+        "The following delegations and entities submitted written statements, copies of "
+        "which are enclosed: China, Côte d’Ivoire, Egypt, the European Union, France, the "
+        "Holy See, the Netherlands (Kingdom of the), the Russian Federation, Spain, the State "
+        "of Palestine, Türkiye and the United Kingdom of Great Britain and Northern Ireland."
     )
     assert closing.startswith("I should be grateful if the present letter and its annexes")
     assert (signed, office) == ("(Signed) Zhang Jun", "President of the Security Council")
@@ -501,7 +507,7 @@ def test_the_desk_compiles_the_debate_in_un_order_with_one_annex_per_current_sta
         "United Nations"
     )
     assert (
-        headings[1] == "Statement by the Permanent Mission of Côte d'Ivoire to the United Nations"
+        headings[1] == "Statement by the Permanent Mission of Côte d’Ivoire to the United Nations"
     )
     assert [a.original for a in view.annexes] == [
         f"[Original: {LANGUAGES[code]}]" for code, _ in LIST_ORDER
@@ -563,8 +569,8 @@ def test_the_desk_compiles_the_debate_in_un_order_with_one_annex_per_current_sta
     # The same debate in French: the texts come from config/compilation/fr.
     french = read_back(compile_now(intake, tmp_path / "compilation-fr.docx", language="fr").path)
     assert french.annexes[0].label == "Annexe I"
-    assert french.letter[0].startswith("Lettre datée du 28 mai 2021")
-    assert "[Original : chinois]" in [a.original for a in french.annexes]
+    assert french.letter[0].startswith(f"Lettre datée du 28{NBSP}mai{NBSP}2021")
+    assert f"[Original{NBSP}: chinois]" in [a.original for a in french.annexes]
     assert " et " in french.letter[2]
 
 
@@ -595,8 +601,7 @@ def test_the_same_debate_compiles_to_the_same_bytes_and_follows_desk_decisions(
         differ = [n for n in a.namelist() if a.read(n) != b.read(n)]
     assert differ == ["docProps/core.xml"]
     assert read_back(tmp_path / "one.docx").letter[2] == (
-        "Written statements were submitted by France, the Holy See and the Netherlands "
-        "(Kingdom of the)."
+        f"{SUBMITTED}France, the Holy See and the Netherlands (Kingdom of the)."
     )
 
     references = {
@@ -617,9 +622,7 @@ def test_the_same_debate_compiles_to_the_same_bytes_and_follows_desk_decisions(
             notify=False,
         )
         rejected = read_back(compile_now(intake, tmp_path / "rejected.docx").path)
-        assert rejected.letter[2] == (
-            "Written statements were submitted by France and the Netherlands (Kingdom of the)."
-        )
+        assert rejected.letter[2] == (f"{SUBMITTED}France and the Netherlands (Kingdom of the).")
         assert [a.label for a in rejected.annexes] == ["Annex I", "Annex II"]
 
         decide_submission(
@@ -682,9 +685,7 @@ def test_one_hostile_statement_file_is_left_out_and_named_and_the_others_are_com
     assert result.statements == 2
     assert [annex.mission_code for annex in result.annexes] == ["FRA", "NLD"]
     view = read_back(result.path)
-    assert view.letter[2] == (
-        "Written statements were submitted by France and the Netherlands (Kingdom of the)."
-    )
+    assert view.letter[2] == (f"{SUBMITTED}France and the Netherlands (Kingdom of the).")
     [warning] = result.warnings
     assert warning.startswith(f"{references['VAT']} (VAT): left out of the compilation")
     assert "it contains XML entity declarations" in warning
@@ -746,7 +747,7 @@ def test_compile_command_says_what_is_wrong_in_one_line_with_its_exit_code(
 
     intake.deliver(from_samples("FRA", "France", language="fr").email, at=ON_TIME)
     intake.run()
-    done = intake_compile(config, "pko-safety", "--out", str(out))
+    done = intake_compile(config, "pko-safety", "--out", str(out), "--symbol", "S/2021/999")
     assert done.returncode == 0, done.stderr
     assert f"1 statement(s) compiled into {out}" in done.stdout
     # No president configured: the letter shows a placeholder and the desk is told.
@@ -847,18 +848,25 @@ def test_the_texts_join_lists_and_write_dates_in_their_language() -> None:
     assert english.join(["A"]) == "A"
     assert english.join(["A", "B"]) == "A and B"
     assert english.join(["A", "B", "C"]) == "A, B and C"
-    assert english.format_date(date(2021, 5, 24)) == "24 May 2021"
+    assert english.format_date(date(2021, 5, 24)) == f"24{NBSP}May{NBSP}2021"  # never broken
+    assert english.format_day(date(2021, 5, 24)) == f"Monday, 24{NBSP}May{NBSP}2021"
+    briefers = ["Jean-Pierre Lacroix, Under-Secretary-General", "Carlos dos Santos Cruz"]
+    assert english.join(briefers, titled=True) == (
+        "Jean-Pierre Lacroix, Under-Secretary-General; and Carlos dos Santos Cruz"
+    )
     assert english.mission_name("Holy See", article=True) == "the Holy See"
     french = CompilationTemplates.load(default_root(), "fr")
     assert french.join(["A", "B", "C"]) == "A, B et C"
-    assert french.format_date(date(2021, 5, 1)) == "1er mai 2021"
+    assert french.format_date(date(2021, 5, 1)) == f"1er{NBSP}mai{NBSP}2021"
+    assert french.format_day(date(2021, 5, 24)) == f"lundi 24{NBSP}mai{NBSP}2021"
     assert french.mission_name("Saint-Siège", article=True) == "Saint-Siège"
 
 
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        (("Written statements were submitted by {{ list }}.", "By {{ lst }}."), "letter.list"),
+        (("copies of which are enclosed: {{ list }}.", "By {{ lst }}."), "letter.list"),
+        (('in_person = "open debate"\n', ""), "format.in_person"),
         (('organization = "', 'organisation = "'), "annex.heading.organization"),
         (('fr = "French"', 'french = "French"'), "languages.fr"),
         (('label = "Annex {{ numeral }}"', 'label = "Annex {{ numeral "'), "annex.label"),

@@ -433,7 +433,7 @@ def insert_rows(engine: Engine) -> None:
             word_limit=500,
             length_policy="note",
             status="open",
-            meeting_format="video-teleconference",
+            meeting_format="video-teleconference",  # the values before 0005
             created_at=now,
         )
         mission = add("mission", code="FRA", name="France", kind="member_state", names={})
@@ -481,6 +481,13 @@ def test_a_database_made_before_migrations_is_adopted_without_losing_rows(
     assert snapshot(engine)["submissions"] == [
         (1, "PKO-SAFETY-0001", "accepted", "FRA", None, None)
     ]
+    # Migration 0005: the meeting's former format value reads as the new one.
+    with engine.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT meeting_format, briefers, procedure FROM meeting")
+        ).one()
+    assert stored.meeting_format == "videoconference"
+    assert stored.procedure is None
     # The pipeline carries on from the old rows: France's new statement supersedes the
     # old one and takes the next reference.
     intake.deliver(

@@ -1,17 +1,20 @@
-"""`intake compile MEETING --out FILE.docx [--pdf]`: the compilation the desk exports.
+"""`intake compile MEETING --out FILE.docx [--pdf] [--symbol S/2021/999] [--date 2021-05-28]
+[--job-number TEXT] [--language fr] [--keep-styles]`: the compilation the desk exports.
 
 Errors follow the `intake` conventions: one line on stderr; exit 2 for what the user typed or
 configured (an unknown meeting, an output folder that does not exist, broken compilation
-texts), 1 for what could not be done (no accepted statement, a statement file missing
-from the store, the database or LibreOffice unavailable). Warnings (a statement without
-a known language, content not copied, a statement left out because its file cannot be
-used) are one line each and do not change the exit code.
+texts, a --date or --symbol not in its form), 1 for what could not be done (no accepted
+statement, a statement file missing from the store, the database or LibreOffice
+unavailable). Warnings (no symbol yet, a date before the meeting, a statement without a
+known language, content not copied, a statement left out because its file cannot be used)
+are one line each and do not change the exit code.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +39,8 @@ __all__ = ["compile_command"]
 
 # Without a terminal (cron, a log file), a line every this many statements.
 PROGRESS_EVERY = 25
+# "S/2021/999", and the revisions, addenda and corrigenda ("S/2021/999/Add.1").
+SYMBOL = re.compile(r"S/\d{4}/\d{1,4}(/(Rev|Add|Corr)\.\d{1,2})*")
 
 
 def compile_command(
@@ -61,14 +66,37 @@ def compile_command(
         ),
     ] = None,
     letter_date: Annotated[
-        datetime | None,
+        str | None,
         typer.Option(
             "--date",
-            formats=["%Y-%m-%d"],
-            help="The letter's date (YYYY-MM-DD). Default: today in the meeting's time zone.",
+            help="The letter's and the masthead's date (YYYY-MM-DD). Default: today in the "
+            "meeting's time zone.",
             show_default=False,
         ),
     ] = None,
+    symbol: Annotated[
+        str | None,
+        typer.Option(
+            "--symbol",
+            help="The document symbol, e.g. S/2021/999. Default: a visible placeholder.",
+            show_default=False,
+        ),
+    ] = None,
+    job_number: Annotated[
+        str | None,
+        typer.Option(
+            "--job-number",
+            help='The job number printed at the foot of the pages, e.g. "21-07431 (E)".',
+            show_default=False,
+        ),
+    ] = None,
+    keep_styles: Annotated[
+        bool,
+        typer.Option(
+            "--keep-styles",
+            help="Keep the statements' theme colours and fonts instead of the document's.",
+        ),
+    ] = False,
 ) -> None:
     """Write the compilation of a meeting's accepted statements: the
     President's letter listing the delegations, then one annex per statement.
@@ -83,6 +111,13 @@ def compile_command(
         cli.fail(f"the folder {out.parent} does not exist: create it first", cli.EXIT_CONFIG)
     if out.is_dir():
         cli.fail(f"{out} is a folder: name the .docx file to write", cli.EXIT_CONFIG)
+    dated = _date(letter_date)
+    if symbol is not None and not SYMBOL.fullmatch(symbol.strip()):
+        cli.fail(
+            f"--symbol {symbol!r} is not a Security Council document symbol: write it as "
+            "S/YYYY/NNN, e.g. --symbol S/2021/999",
+            cli.EXIT_CONFIG,
+        )
     templates = CompilationTemplates.load(templates_dir or texts_roots(current), language)
 
     from pipeline.storage.prepare import prepare  # the worker's imports are not needed before
@@ -100,8 +135,11 @@ def compile_command(
                 templates=templates,
                 out=out,
                 progress=report,
-                letter_date=letter_date.date() if letter_date else None,
+                letter_date=dated,
                 limits=zip_limits(current.documents),
+                symbol=symbol.strip() if symbol else None,
+                job_number=job_number,
+                keep_styles=keep_styles,
             )
     except OSError as error:  # the output or the file store cannot be written or read
         cli.fail(f"{error.strerror or error}: {error.filename or out}")
@@ -144,3 +182,21 @@ def compile_command(
 
 def _compiled(done: int, total: int) -> str:
     return f"intake: compiled {done} of {total} statements"
+
+
+def _date(text: str | None) -> date | None:
+    """--date as a date; a wrong one ends the command with one sentence (exit 2)."""
+    if text is None:
+        return None
+    parsed = None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        try:
+            parsed = date.fromisoformat(text.strip())
+        except ValueError:  # 2021-02-30
+            parsed = None
+    if parsed is None:
+        cli.fail(
+            f"--date {text!r} is not a date: write it as YYYY-MM-DD, e.g. --date 2021-05-28",
+            cli.EXIT_CONFIG,
+        )
+    return parsed

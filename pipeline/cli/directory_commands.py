@@ -17,7 +17,7 @@ from pipeline.cli.common import actor
 from pipeline.cli.desk_common import ByOption, JsonOption, database, new_table, print_json
 from pipeline.console import safe, submissions_table
 from pipeline.desk import actions, views
-from pipeline.domain import LengthPolicy
+from pipeline.domain import LengthPolicy, MeetingFormat
 
 __all__ = ["meetings_app", "missions_app"]
 
@@ -137,9 +137,35 @@ def meetings_add(
     ] = None,
     word_limit: Annotated[int, typer.Option("--word-limit", min=1)] = 500,
     length_policy: Annotated[LengthPolicy, typer.Option("--length-policy")] = LengthPolicy.NOTE,
+    meeting_format: Annotated[
+        MeetingFormat,
+        typer.Option("--format", help="How the Council meets; named in the compilation letter."),
+    ] = MeetingFormat.IN_PERSON,
+    president: Annotated[
+        str | None,
+        typer.Option("--president", help="Who signs the compilation letter, e.g. 'Zhang Jun'."),
+    ] = None,
+    presidency: Annotated[
+        str | None,
+        typer.Option("--presidency", help="The presiding member's ISO alpha-3 code, e.g. CHN."),
+    ] = None,
+    briefers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--briefer", help="A briefer with their title, as the letter names them (repeat)."
+        ),
+    ] = None,
+    procedure: Annotated[
+        str | None,
+        typer.Option(
+            "--procedure",
+            help="For a videoconference, the letter setting its procedure, e.g. S/2020/372.",
+        ),
+    ] = None,
     by: ByOption = None,
 ) -> None:
-    """Open a new meeting for written statements (without editing the configuration)."""
+    """Open a new meeting for written statements (without editing the configuration),
+    with what the compilation letter says about it."""
     meeting_day: date = day.date()
     with database() as (_current, engine):
         meeting = actions.add_meeting(
@@ -152,9 +178,15 @@ def meetings_add(
             deadline=deadline,
             word_limit=word_limit,
             length_policy=length_policy,
+            meeting_format=meeting_format,
+            president=president,
+            presidency=presidency,
+            briefers=briefers or (),
+            procedure=procedure,
         )
     cli.out.print(
-        f"intake: meeting {meeting.code} added; deadline {meeting.deadline.isoformat()}",
+        f"intake: meeting {meeting.code} added ({meeting.meeting_format.value.replace('_', ' ')}); "
+        f"deadline {meeting.deadline.isoformat()}",
         markup=False,
     )
 

@@ -39,16 +39,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import docx
 from docx.document import Document as DocxDocument
-from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from docx.oxml import parse_xml
-from docx.shared import Cm, Pt
 from sqlmodel import Session, col, select
 
 from pipeline.compilation.errors import (
@@ -58,9 +53,11 @@ from pipeline.compilation.errors import (
     StatementUnusable,
     UnknownMeeting,
 )
+from pipeline.compilation.letter import write_letter
+from pipeline.compilation.masthead import SYMBOL_PLACEHOLDER, Masthead, write_page_furniture
 from pipeline.compilation.merge import DocumentMerger
+from pipeline.compilation.styles import ANNEX_HEADING, ANNEX_LABEL, ORIGINAL, new_document
 from pipeline.compilation.templates import CompilationTemplates
-from pipeline.compilation.wordml import after
 from pipeline.documents.errors import DocumentError
 from pipeline.documents.safety import DEFAULT_LIMITS, ZipLimits, inspect_zip
 from pipeline.missions.registry import MissionKind, find_mission
@@ -71,8 +68,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Annex", "CompilationResult", "compile_meeting", "roman_numeral"]
 
-W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _STATEMENT_ROLES = (m.DocumentRole.STATEMENT, m.DocumentRole.CONVERTED_STATEMENT)
+ORIGINAL_LANGUAGE = "en"  # the language the President's letter is drafted in
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
 
 Progress = Callable[[int, int], None]
@@ -143,11 +140,18 @@ def compile_meeting(
     created: datetime | None = None,
     letter_date: date | None = None,
     limits: ZipLimits = DEFAULT_LIMITS,
+    symbol: str | None = None,
+    job_number: str | None = None,
+    keep_styles: bool = False,
 ) -> CompilationResult:
     """Write the compilation of `meeting_code`'s accepted statements to `out` (.docx).
 
     `created` (default: now) is the document's creation time in its properties; the
     letter is dated `letter_date`, by default `created`'s day in the meeting's time zone.
+    The first page's masthead shows `symbol` ("S/2021/999"; a visible placeholder and a
+    warning without one) and the letter's date as the issue date; `job_number` is
+    printed at the foot of the pages when given. `keep_styles` keeps the statements'
+    theme colours and fonts instead of the document's black Times New Roman.
     `limits` are the hostile-file limits each statement is checked against again before
     it is opened (a desk decision can accept a file the checks refused). A statement whose
     file cannot be used is left out and named in the result's warnings. Raises a
@@ -169,9 +173,14 @@ def compile_meeting(
         )
     warnings: list[str] = []
     statements = _statements(session, blobs, meeting, templates, limits, warnings)
-    document = _new_document(templates)
-    _write_letter(document, meeting, statements, templates, created, letter_date, warnings)
-    merger = DocumentMerger(document)
+    dated = letter_date or created.astimezone(ZoneInfo(meeting.timezone)).date()
+    _check_issue(meeting, symbol, dated, given=letter_date is not None, warnings=warnings)
+    document = new_document(templates.language)
+    write_page_furniture(document, _masthead(templates, symbol, dated, job_number))
+    title = write_letter(
+        document, meeting, [s.name for s in statements], templates, dated, warnings
+    )
+    merger = DocumentMerger(document, keep_styles=keep_styles)
     annexes: list[Annex] = []
     total = len(statements)
     if progress is not None:
@@ -183,7 +192,7 @@ def compile_meeting(
         if progress is not None:
             progress(number, total)
     merger.finish()
-    _set_properties(document, meeting, templates, created)
+    _set_properties(document, title, meeting, templates, created)
     _save(document, out)
     return CompilationResult(
         path=out,
@@ -325,103 +334,39 @@ def _statement_file(
 
 # -- the document ---------------------------------------------------------------------
 
-# The compilation's own paragraph styles (statements keep theirs, see merge.py).
-_TITLE = "Compilation Title"
-_SIGNATURE = "Compilation Signature"
-_ANNEX_LABEL = "Annex Label"
-_ANNEX_HEADING = "Annex Heading"
-_ORIGINAL = "Original Language"
 
-
-def _new_document(templates: CompilationTemplates) -> DocxDocument:
-    """python-docx's blank document, with the compilation's styles and settings."""
-    document = docx.Document()
-    styles = document.styles
-    normal = styles["Normal"]
-
-    def add(name: str, *, bold: bool = False, outline: int | None = None) -> Any:
-        style = styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
-        style.base_style = normal
-        style.font.bold = bold
-        style.paragraph_format.space_after = Pt(12)
-        if outline is not None:
-            # Shown in Word's navigation pane: the annexes are the document's outline.
-            style.element.get_or_add_pPr().insert_element_before(
-                parse_xml(f'<w:outlineLvl xmlns:w="{W}" w:val="{outline}"/>'),
-                *after("w:outlineLvl"),
-            )
-        return style
-
-    add(_TITLE, bold=True).paragraph_format.keep_with_next = True
-    signature = add(_SIGNATURE)
-    signature.paragraph_format.left_indent = Cm(7)
-    signature.paragraph_format.space_after = Pt(0)
-    label = add(_ANNEX_LABEL, bold=True, outline=0)
-    label.paragraph_format.keep_with_next = True
-    label.paragraph_format.space_after = Pt(6)
-    add(_ANNEX_HEADING, bold=True, outline=1).paragraph_format.keep_with_next = True
-    add(_ORIGINAL).paragraph_format.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    _settings(document, templates)
-    return document
-
-
-def _settings(document: DocxDocument, templates: CompilationTemplates) -> None:
-    """UN settings for a blank document: Chinese, not Japanese, East Asian fonts; no
-    thumbnail of python-docx's empty template page."""
-    font_language = document.settings.element.find(f"{{{W}}}themeFontLang")
-    if font_language is not None:
-        font_language.set(f"{{{W}}}eastAsia", "zh-CN")
-        font_language.set(f"{{{W}}}bidi", "ar-SA")
-    package_rels = document.part.package.rels
-    for rid in [r.rId for r in package_rels.values() if r.reltype == RT.THUMBNAIL]:
-        del package_rels[rid]
-    document.core_properties.language = templates.language
-
-
-def _write_letter(
-    document: DocxDocument,
-    meeting: m.Meeting,
-    statements: Sequence[_Statement],
-    templates: CompilationTemplates,
-    created: datetime,
-    letter_date: date | None,
-    warnings: list[str],
+def _check_issue(
+    meeting: m.Meeting, symbol: str | None, dated: date, *, given: bool, warnings: list[str]
 ) -> None:
-    """The President's letter: title, opening, the list, closing, signature."""
-    zone = ZoneInfo(meeting.timezone)
-    president = meeting.president
-    if not president:
-        president = templates.render("letter.president_missing", {})
+    """Warn about what the desk must still settle before the document is issued."""
+    if not symbol:
         warnings.append(
-            f"{meeting.code} has no president configured: the letter is signed "
-            f"{president!r} (set president in its [[meetings]] entry)"
+            f"no document symbol given: the masthead shows {SYMBOL_PLACEHOLDER} "
+            "(compile again with --symbol S/YYYY/NNN once the symbol is assigned)"
         )
-    presidency = find_mission(meeting.presidency) if meeting.presidency else None
-    context = {
-        "meeting_title": meeting.title,
-        "meeting_code": meeting.code,
-        "meeting_date": templates.format_date(meeting.date),
-        "letter_date": templates.format_date(letter_date or created.astimezone(zone).date()),
-        "held": templates.held(meeting.meeting_format.value),
-        "president": president,
-        "presidency": (
-            templates.mission_name(
-                presidency.names.get(templates.language) or presidency.name,
-                article=presidency.article,
-            )
-            if presidency
-            else ""
-        ),
-        "list": templates.join([statement.name for statement in statements]),
-        "count": len(statements),
-    }
-    document.add_paragraph(templates.render("letter.title", context), style=_TITLE)
-    for key in ("letter.opening", "letter.list", "letter.closing"):
-        paragraph = document.add_paragraph(templates.render(key, context))
-        paragraph.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-        paragraph.paragraph_format.space_after = Pt(12)
-    for line in templates.signature(context):
-        document.add_paragraph(line, style=_SIGNATURE)
+    if dated < meeting.date:
+        which = "the date given" if given else "today"
+        warnings.append(
+            f"the letter is dated {dated.day} {dated:%B %Y} ({which}), before the meeting on "
+            f"{meeting.date.day} {meeting.date:%B %Y}: give the issue date with --date YYYY-MM-DD"
+        )
+
+
+def _masthead(
+    templates: CompilationTemplates, symbol: str | None, dated: date, job_number: str | None
+) -> Masthead:
+    # The letter is drafted in English (ORIGINAL_LANGUAGE); a French compilation is its
+    # translation and says "Original : anglais", as the French S/ documents do.
+    language = templates.language_name(ORIGINAL_LANGUAGE) or ORIGINAL_LANGUAGE
+    return Masthead(
+        symbol=symbol or SYMBOL_PLACEHOLDER,
+        united_nations=templates.render("masthead.united_nations", {}),
+        organ=templates.render("masthead.organ", {}),
+        distribution=templates.render("masthead.distribution", {}),
+        issued=templates.format_date(dated),
+        original=templates.render("masthead.original", {"language": language}),
+        job_number=job_number.strip() if job_number and job_number.strip() else None,
+    )
 
 
 def _write_annex(
@@ -438,9 +383,9 @@ def _write_annex(
     where = f"{submission.reference} ({mission.code})"
     numeral = roman_numeral(number)
     context = {"numeral": numeral, "name": statement.name}
-    label = document.add_paragraph(templates.render("annex.label", context), style=_ANNEX_LABEL)
+    label = document.add_paragraph(templates.render("annex.label", context), style=ANNEX_LABEL)
     label.paragraph_format.page_break_before = True
-    document.add_paragraph(templates.annex_heading(statement.kind, context), style=_ANNEX_HEADING)
+    document.add_paragraph(templates.annex_heading(statement.kind, context), style=ANNEX_HEADING)
     language = templates.language_name(submission.statement_language)
     if language is None:
         # Logged for the record; the desk reads it from the result's warnings.
@@ -452,7 +397,7 @@ def _write_annex(
     else:
         document.add_paragraph(
             templates.render("annex.original", {**context, "language": language}),
-            style=_ORIGINAL,
+            style=ORIGINAL,
         )
     content = blobs.get(statement.document.sha256)  # checked by `_statements` (_unusable)
     try:
@@ -481,13 +426,14 @@ def _write_annex(
 
 def _set_properties(
     document: DocxDocument,
+    title: str,
     meeting: m.Meeting,
     templates: CompilationTemplates,
     created: datetime,
 ) -> None:
     """Fixed document properties: `created` is the only time in the file."""
     properties = document.core_properties
-    properties.title = document.paragraphs[0].text
+    properties.title = title
     properties.subject = meeting.title
     properties.keywords = meeting.code
     properties.author = "Intake"

@@ -27,7 +27,8 @@ itself, each of which has to be brought along or the reference removed:
 What is deliberately not kept: tracked changes are accepted (insertions kept, deletions
 dropped), comments, bookmarks, content-control wrappers (their content is kept), text
 boxes, shapes, charts, embedded objects, section breaks and the statement's page setup,
-headers and footers. docs/compilation.md lists it for the desk.
+headers and footers. Theme colours and theme fonts are dropped (theme.py) unless the desk
+keeps the statements' styles. docs/compilation.md lists it for the desk.
 
 Every id the copy creates is counted from the compilation's own state, in document
 order: the same statements in the same order give the same XML.
@@ -50,6 +51,7 @@ from lxml import etree
 from pipeline.compilation.merge_report import MergeReport
 from pipeline.compilation.statement import Statement
 from pipeline.compilation.target import CompilationTarget
+from pipeline.compilation.theme import drop_theme_formatting
 from pipeline.compilation.wordml import w, xpath
 
 __all__ = ["DocumentMerger"]
@@ -60,8 +62,9 @@ _DOC_PR = xpath(".//wp:docPr")
 class DocumentMerger:
     """Appends statements to one python-docx document; see the module docstring."""
 
-    def __init__(self, target: DocxDocument) -> None:
+    def __init__(self, target: DocxDocument, *, keep_styles: bool = False) -> None:
         self.target = target
+        self.keep_styles = keep_styles
         self._body = target.element.body
         self._compilation = CompilationTarget(target)
 
@@ -71,7 +74,9 @@ class DocumentMerger:
         Raises what python-docx raises for a file it cannot open (callers check the file
         type and safety first and turn failures into a reason for the desk).
         """
-        source = Statement(docx.Document(io.BytesIO(content)), self._compilation)
+        source = Statement(
+            docx.Document(io.BytesIO(content)), self._compilation, keep_styles=self.keep_styles
+        )
         body = deepcopy(source.document.element.body)
         for page_setup in body.findall(w("sectPr")):
             body.remove(page_setup)  # its headers, footers and page size stay behind
@@ -95,8 +100,13 @@ class DocumentMerger:
         return report
 
     def finish(self) -> None:
-        """Give every picture a unique id (Word refuses duplicates) in document order."""
+        """Give every picture a unique id (Word refuses duplicates) in document order;
+        unless the statements' styles are kept, drop their theme colours and fonts
+        (theme.py) from the text, the notes and the styles they brought."""
         roots = [self._body, *(part.element for part in self._compilation.note_parts())]
+        if not self.keep_styles:
+            for root in [*roots, self.target.styles.element]:
+                drop_theme_formatting(root)
         number = 0
         for root in roots:
             for doc_pr in _DOC_PR(root):

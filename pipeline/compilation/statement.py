@@ -4,8 +4,10 @@ A copied element refers to definitions outside itself, each of which is brought 
 the reference removed:
 
 - styles (``w:pStyle``, ``w:rStyle``, ``w:tblStyle``): a style whose name exists in the
-  compilation maps to it; any other style is copied, with what it is based on, under its
-  own id (renamed if the id is taken). The first definition of a name wins.
+  compilation maps to it (unless the desk keeps the statements' styles: then only the
+  default paragraph style maps, and the rest are copied under new names); any other
+  style is copied, with what it is based on, under its own id (renamed if the id is
+  taken). The first definition of a name wins.
 - numbering (``w:numPr``): each list definition the statement uses is copied under new
   ids, so every statement's lists count from their own start; a list a paragraph has
   from its style is written on the paragraph first.
@@ -42,9 +44,14 @@ _NOTE_REFERENCES = xpath(".//w:footnoteReference|.//w:endnoteReference")
 class Statement:
     """One statement being copied: its maps from its own ids to the compilation's."""
 
-    def __init__(self, document: DocxDocument, target: CompilationTarget) -> None:
+    def __init__(
+        self, document: DocxDocument, target: CompilationTarget, *, keep_styles: bool = False
+    ) -> None:
         self.document = document
         self.target = target
+        # Keep the statement's styles: copy each (renamed) instead of using the
+        # compilation's of the same name; only the default paragraph style still maps.
+        self.keep_styles = keep_styles
         styles = document.styles.element
         self.styles = {s.get(w("styleId")): s for s in styles.iterfind(w("style"))}
         self.default_paragraph_style = next(
@@ -198,7 +205,9 @@ class Statement:
             self.style_map[style_id] = None
             return None
         existing = self.target.style_named(source)
-        if existing is not None:
+        if existing is not None and (
+            not self.keep_styles or source is self.default_paragraph_style
+        ):
             self.style_map[style_id] = existing
             return existing
         copy = deepcopy(source)

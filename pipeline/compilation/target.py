@@ -85,6 +85,10 @@ class CompilationTarget:
             style_id = f"{wanted_id}{suffix}"
         style.set(w("styleId"), style_id)
         style.attrib.pop(w("default"), None)  # never replaces the compilation's default
+        name = style.find(w("name"))
+        if name is not None and style_key(style) in self._style_by_name:
+            # A statement's own "Heading 1" kept beside the compilation's (keep_styles).
+            name.set(w("val"), f"{name.get(w('val'))} ({style_id})")
         self._styles.append(style)
         self._style_ids.add(style_id)
         self._style_by_name[style_key(style)] = style_id

@@ -9,6 +9,9 @@ than one .txt template per text: the letter is a dozen short texts plus small ta
 translator copies to a new language folder; Jinja2 gives the texts variables and the
 odd condition ("1er mai" in French) without code.
 
+What the templates render is typeset (`typography.py`): typographic quotes and
+apostrophes, non-breaking spaces in dates and after "No.".
+
 Everything is checked when the file is loaded -- every key present, every text parses
 and renders with a full sample context under `StrictUndefined` -- so a typo fails the
 `intake compile` command at once with the file and key, never as a blank in a document
@@ -17,6 +20,7 @@ that is about to be issued.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ from typing import Any
 import jinja2
 
 from pipeline.compilation.errors import CompilationTemplateError
+from pipeline.compilation.typography import nonbreaking_date, typeset
 from pipeline.domain import MeetingFormat
 from pipeline.missions.registry import MissionKind
 from pipeline.resources import COMPILATION, ResourceError, packaged
@@ -42,7 +47,10 @@ _SAMPLE: Mapping[str, Any] = {
     "meeting_code": "PKO-SAFETY",
     "meeting_date": "24 May 2021",
     "letter_date": "28 May 2021",
-    "held": "held by video-teleconference",
+    "debate": "videoconference open debate",
+    "meeting_day": "Monday, 24 May 2021",
+    "briefers": "Jean-Pierre Lacroix, Under-Secretary-General for Peace Operations",
+    "procedure": "S/2020/372",
     "president": "Zhang Jun",
     "presidency": "China",
     "list": "Côte d'Ivoire and the Holy See",
@@ -53,8 +61,13 @@ _SAMPLE: Mapping[str, Any] = {
     "day": 24,
     "month": "May",
     "year": 2021,
+    "weekday": "Monday",
+    "date": "24 May 2021",
 }
-_LETTER_KEYS = ("title", "opening", "list", "closing", "president_missing")
+_LETTER_KEYS = (
+    "title", "opening", "briefers", "list", "procedure", "closing", "president_missing",
+)  # fmt: skip
+_MASTHEAD_KEYS = ("united_nations", "organ", "distribution", "original")
 _ANNEX_KEYS = ("label", "original")
 _OFFICIAL_LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
 
@@ -75,13 +88,15 @@ class CompilationTemplates:
     path: Path
     _texts: Mapping[str, jinja2.Template]
     _signature: tuple[jinja2.Template, ...]
-    _held: Mapping[str, str]
+    _debate: Mapping[str, str]
     _separator: str
     _last_separator: str
+    _long_separators: tuple[str, str]
     _article: str | None
     _headings: Mapping[MissionKind, jinja2.Template]
     _languages: Mapping[str, str]
     _months: tuple[str, ...]
+    _weekdays: tuple[str, ...]
 
     @classmethod
     def load(cls, root: Path | Sequence[Path], language: str = "en") -> CompilationTemplates:
@@ -110,25 +125,32 @@ class CompilationTemplates:
     # -- the letter ---------------------------------------------------------------------
 
     def render(self, key: str, context: Mapping[str, Any]) -> str:
-        """The text `key` ("letter.title", "annex.label", ...) with `context` filled in."""
-        return _render(self.path, key, self._texts[key], context)
+        """The text `key` ("letter.title", "annex.label", ...) with `context` filled in,
+        typeset (typographic quotes, non-breaking spaces)."""
+        return typeset(_render(self.path, key, self._texts[key], context), self.language)
 
     def signature(self, context: Mapping[str, Any]) -> list[str]:
         """The signature block, one paragraph per line."""
         return [
-            _render(self.path, "letter.signature", template, context)
+            typeset(_render(self.path, "letter.signature", template, context), self.language)
             for template in self._signature
         ]
 
-    def held(self, meeting_format: str) -> str:
-        """How the meeting was held, as the opening says it."""
-        return self._held[meeting_format]
+    def debate(self, meeting_format: str) -> str:
+        """What the meeting was, by its format ("videoconference open debate")."""
+        return self._debate[meeting_format]
 
-    def join(self, names: Sequence[str]) -> str:
-        """UN style list: "A", "A and B", "A, B and C" (no comma before the last)."""
+    def join(self, names: Sequence[str], *, titled: bool = False) -> str:
+        """UN style list: "A", "A and B", "A, B and C" (no comma before the last).
+        `titled`: people with their titles, separated by semicolons when a title holds a
+        comma ("Jean-Pierre Lacroix, Under-Secretary-General ...; and B")."""
         if len(names) <= 1:
             return "".join(names)
-        return self._separator.join(names[:-1]) + self._last_separator + names[-1]
+        if titled and any("," in name for name in names):
+            separator, last = self._long_separators
+        else:
+            separator, last = self._separator, self._last_separator
+        return separator.join(names[:-1]) + last + names[-1]
 
     def mission_name(self, name: str, *, article: bool) -> str:
         """`name` as it stands in running text: with the article where the language has one."""
@@ -137,15 +159,21 @@ class CompilationTemplates:
         return name
 
     def format_date(self, day: date) -> str:
-        """A date as this language writes it in a UN letter ("24 May 2021")."""
+        """A date as this language writes it in a UN letter ("24 May 2021"), on one line."""
         context = {"day": day.day, "month": self._months[day.month - 1], "year": day.year}
-        return self.render("dates.format", context)
+        return nonbreaking_date(self.render("dates.format", context))
+
+    def format_day(self, day: date) -> str:
+        """A meeting day with its weekday ("Monday, 24 May 2021")."""
+        context = {"weekday": self._weekdays[day.weekday()], "date": self.format_date(day)}
+        return self.render("dates.day", context)
 
     # -- the annexes --------------------------------------------------------------------
 
     def annex_heading(self, kind: MissionKind, context: Mapping[str, Any]) -> str:
         """ "Statement by the Permanent Mission of X to the United Nations", by kind."""
-        return _render(self.path, f"annex.heading.{kind.value}", self._headings[kind], context)
+        text = _render(self.path, f"annex.heading.{kind.value}", self._headings[kind], context)
+        return typeset(text, self.language)
 
     def language_name(self, code: str | None) -> str | None:
         """The language's name for "[Original: ...]", or None when it is not known."""
@@ -154,9 +182,13 @@ class CompilationTemplates:
         return self._languages.get(code)
 
 
+_BREAKING_SPACE = re.compile(r"[ \t\r\n]+")
+
+
 def _render(path: Path, key: str, template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """The text on one line; a non-breaking space the context brings stays."""
     try:
-        return " ".join(template.render(**context).split())
+        return _BREAKING_SPACE.sub(" ", template.render(**context)).strip()
     except jinja2.UndefinedError as error:
         raise CompilationTemplateError(f"{path}: {key}: {error.message}") from None
 
@@ -178,17 +210,23 @@ class _Loader:
             texts[f"letter.{key}"] = self.template(f"letter.{key}")
         for key in _ANNEX_KEYS:
             texts[f"annex.{key}"] = self.template(f"annex.{key}")
+        for key in _MASTHEAD_KEYS:
+            texts[f"masthead.{key}"] = self.template(f"masthead.{key}")
         texts["dates.format"] = self.template("dates.format")
+        texts["dates.day"] = self.template("dates.day")
         signature = tuple(
             self.compile("letter.signature", line)
             for line in self.strings("letter.signature", minimum=1)
         )
-        held = {fmt.value: self.string(f"held.{fmt.value}") for fmt in MeetingFormat}
+        debate = {fmt.value: self.string(f"format.{fmt.value}") for fmt in MeetingFormat}
         headings = {kind: self.template(f"annex.heading.{kind.value}") for kind in MissionKind}
         languages = {code: self.string(f"languages.{code}") for code in _OFFICIAL_LANGUAGES}
         months = tuple(self.strings("dates.months", minimum=12))
         if len(months) != 12:
             raise self.error("dates.months", "must list the twelve months")
+        weekdays = tuple(self.strings("dates.weekdays", minimum=7))
+        if len(weekdays) != 7:
+            raise self.error("dates.weekdays", "must list the seven days, Monday first")
         article = self.lookup("names.article", required=False)
         if article is not None and (not isinstance(article, str) or not article.strip()):
             raise self.error("names.article", "must be a word such as 'the', or be left out")
@@ -197,13 +235,18 @@ class _Loader:
             path=self.path,
             _texts=texts,
             _signature=signature,
-            _held=held,
+            _debate=debate,
             _separator=self.string("list.separator", strip=False),
             _last_separator=self.string("list.last_separator", strip=False),
+            _long_separators=(
+                self.string("list.long_separator", strip=False),
+                self.string("list.long_last_separator", strip=False),
+            ),
             _article=article.strip() if isinstance(article, str) else None,
             _headings=headings,
             _languages=languages,
             _months=months,
+            _weekdays=weekdays,
         )
         for key, template in [*texts.items(), *(("letter.signature", t) for t in signature)]:
             _render(self.path, key, template, _SAMPLE)

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+# Re-exported: callers (the command line, the dashboard) import them from here.
+from pipeline.desk.errors import ActionError as ActionError
+from pipeline.desk.meetings import add_meeting as add_meeting
+from pipeline.desk.meetings import close_meeting as close_meeting
 from pipeline.desk.views import NotFound, find_meeting, find_mission_row, find_submission
-from pipeline.domain import LengthPolicy, MeetingStatus
-from pipeline.errors import IntakeError
 from pipeline.replies.cancel import cancel_reply_row, cancel_unsent
 from pipeline.replies.compose import NOT_QUOTED
 from pipeline.replies.outbox import reply_message_id
@@ -35,10 +36,6 @@ _REPLY_KIND = {
     m.SubmissionStatus.REJECTED: (m.ReplyKind.REJECTION, "desk_rejected"),
     m.SubmissionStatus.HELD: (m.ReplyKind.HELD, "desk_held"),
 }
-
-
-class ActionError(IntakeError):
-    """The action cannot be done as asked; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -408,60 +405,3 @@ def remove_sender(engine: Engine, *, mission_code: str, address: str, actor: str
             )
         )
     return entry
-
-
-def add_meeting(
-    engine: Engine,
-    *,
-    code: str,
-    title: str,
-    day: date,
-    actor: str,
-    timezone: str = "America/New_York",
-    deadline: datetime | None = None,
-    word_limit: int = 500,
-    length_policy: LengthPolicy = LengthPolicy.NOTE,
-) -> m.Meeting:
-    code = code.strip().upper()
-    if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{1,38}[A-Z0-9]", code):
-        raise ActionError(f"{code!r}: a meeting code is 3-40 letters, digits or hyphens")
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ActionError(f"unknown time zone {timezone!r} (use an IANA name)") from None
-    if deadline is None:
-        deadline = datetime.combine(day, time(23, 59, 59), tzinfo=zone)
-    elif deadline.tzinfo is None:
-        deadline = deadline.replace(tzinfo=zone)
-    with session_scope(engine) as session:
-        if session.exec(select(m.Meeting).where(m.Meeting.code == code)).first():
-            raise ActionError(f"a meeting with the code {code} exists already")
-        meeting = m.Meeting(
-            code=code,
-            title=title.strip(),
-            date=day,
-            timezone=timezone,
-            deadline=deadline,
-            word_limit=word_limit,
-            length_policy=length_policy,
-        )
-        session.add(meeting)
-        session.add(
-            m.AuditEvent(
-                actor=actor,
-                kind=m.AuditKind.MEETING_ADDED,
-                detail={"meeting": code, "deadline": deadline.isoformat()},
-            )
-        )
-        return meeting
-
-
-def close_meeting(engine: Engine, *, code: str, actor: str) -> m.Meeting:
-    with session_scope(engine) as session:
-        meeting = find_meeting(session, code)
-        meeting.status = MeetingStatus.CLOSED
-        session.add(meeting)
-        session.add(
-            m.AuditEvent(actor=actor, kind=m.AuditKind.MEETING_CLOSED, detail={"meeting": code})
-        )
-        return meeting

@@ -114,6 +114,13 @@ class SmtpSettings(Strict):
         return value.lower()
 
 
+# The values of the former `meeting_format` key, still read (docs/configuration.md).
+LEGACY_MEETING_FORMATS = {
+    "video-teleconference": MeetingFormat.VIDEOCONFERENCE,
+    "meeting": MeetingFormat.IN_PERSON,
+}
+
+
 class MeetingSettings(Strict):
     code: str
     title: str
@@ -125,10 +132,50 @@ class MeetingSettings(Strict):
     # Over the limit by more than [documents] length_tolerance: a note or a rejection.
     length_policy: LengthPolicy = LengthPolicy.NOTE
     status: MeetingStatus = MeetingStatus.OPEN
-    # For the compilation letter: who presides, for which member, and how the meeting met.
+    # For the compilation letter: who presides, for which member, how the meeting met
+    # (`format`), who briefed the Council, and for a videoconference the symbol of the
+    # letter that set out its procedure (S/2020/372 for the 2020-2021 videoconferences).
     president: str | None = None  # e.g. "Zhang Jun"
     presidency: str | None = None  # the Council member holding the presidency, e.g. "CHN"
-    meeting_format: MeetingFormat = MeetingFormat.VIDEO_TELECONFERENCE
+    format: MeetingFormat = MeetingFormat.IN_PERSON
+    briefers: list[str] = []  # e.g. ["Jean-Pierre Lacroix, Under-Secretary-General ..."]
+    procedure: str | None = None  # e.g. "S/2020/372"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_format(cls, data: Any) -> Any:
+        """`meeting_format = "video-teleconference"` (before `format`) keeps working."""
+        if not isinstance(data, dict) or "meeting_format" not in data:
+            return data
+        data = dict(data)
+        legacy = data.pop("meeting_format")
+        if "format" in data:
+            raise ValueError("give either format or meeting_format (its former name), not both")
+        if legacy not in LEGACY_MEETING_FORMATS:
+            raise ValueError(
+                f'meeting_format {legacy!r} is not known: write format = "videoconference" '
+                'or format = "in_person"'
+            )
+        data["format"] = LEGACY_MEETING_FORMATS[legacy]
+        return data
+
+    @field_validator("procedure")
+    @classmethod
+    def _symbol(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"S/\d{4}/\d{1,4}", value.strip()):
+            raise ValueError(
+                f"{value!r} must be a document symbol such as S/2020/372 (the letter that "
+                "set out the procedure)"
+            )
+        return None if value is None else value.strip()
+
+    @field_validator("briefers")
+    @classmethod
+    def _briefers(cls, value: list[str]) -> list[str]:
+        cleaned = [" ".join(name.split()) for name in value]
+        if not all(cleaned):
+            raise ValueError("a briefer cannot be an empty text")
+        return cleaned
 
     @field_validator("code")
     @classmethod

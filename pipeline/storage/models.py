@@ -164,9 +164,12 @@ class Meeting(SQLModel, table=True):
     status: MeetingStatus = Field(default=MeetingStatus.OPEN, sa_type=_enum(MeetingStatus))
     president: str | None = None
     presidency: str | None = Field(default=None, max_length=8)
+    # The settings' `format`, under its former name (migration 0005 changed its values).
     meeting_format: MeetingFormat = Field(
-        default=MeetingFormat.VIDEO_TELECONFERENCE, sa_type=_enum(MeetingFormat)
+        default=MeetingFormat.IN_PERSON, sa_type=_enum(MeetingFormat)
     )
+    briefers: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    procedure: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

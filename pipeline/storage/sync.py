@@ -80,7 +80,9 @@ def sync_reference_data(session: Session, settings: Settings) -> None:
                 status=configured.status,
                 president=configured.president,
                 presidency=configured.presidency,
-                meeting_format=configured.meeting_format,
+                meeting_format=configured.format,
+                briefers=list(configured.briefers),
+                procedure=configured.procedure,
             )
         else:
             meeting.title = configured.title
@@ -91,6 +93,8 @@ def sync_reference_data(session: Session, settings: Settings) -> None:
             meeting.length_policy = configured.length_policy
             meeting.president = configured.president
             meeting.presidency = configured.presidency
-            meeting.meeting_format = configured.meeting_format
+            meeting.meeting_format = configured.format
+            meeting.briefers = list(configured.briefers)
+            meeting.procedure = configured.procedure
         session.add(meeting)
     session.flush()
