@@ -73,6 +73,17 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[FIGURES_ENV] = tempfile.mkdtemp(prefix="intake-figures-")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup` (deploy/test.sh) a test file runs in one worker, so its
+    module fixtures and servers start once, as `--dist loadfile` would do; a test that
+    names its own `xdist_group` (a point of the crash matrix) may run beside the others
+    of its file. Runs before xdist reads the groups."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 def add_figures(source: str, line: str) -> None:
     """One line for the run's "figures" summary, under the name of what measured it."""
     print(line)

@@ -17,8 +17,8 @@ test-output/crash-matrix.txt.
 
 from __future__ import annotations
 
+import fcntl
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -196,93 +196,114 @@ def check_promise(
     assert figures.lost == 0
 
 
-def record_figures(database: str, lines: Sequence[str]) -> None:
-    """Keep this database's table in test-output/crash-matrix.txt, the others' as they are."""
+def record_figures(database: str, header: Sequence[str], point: str, line: str) -> None:
+    """Keep this point's line in this database's table in test-output/crash-matrix.txt,
+    every other line and table as it is. The points run in several test workers at once:
+    the file is rewritten under a lock, and its lines follow the order of the points."""
     FIGURES.parent.mkdir(exist_ok=True)
-    sections: dict[str, str] = {}
-    if FIGURES.exists():
-        for block in FIGURES.read_text(encoding="utf-8").split("\n## ")[1:]:
-            name, _, body = block.partition("\n")
-            sections[name.strip()] = body.rstrip("\n")
-    sections[database] = "\n".join(lines)
-    text = "# Crash matrix (tests/test_crash_matrix.py)\n"
-    for name in sorted(sections):
-        text += f"\n## {name}\n{sections[name]}\n"
-    FIGURES.write_text(text, encoding="utf-8")
+    with FIGURES.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        tables: dict[str, tuple[list[str], dict[str, str]]] = {}
+        if FIGURES.exists():
+            for block in FIGURES.read_text(encoding="utf-8").split("\n## ")[1:]:
+                name, _, body = block.partition("\n")
+                lines = body.rstrip("\n").split("\n")
+                tables[name.strip()] = (lines[:2], {row.split()[0]: row for row in lines[2:]})
+        rows = tables.get(database, ([], {}))[1]
+        rows[point] = line
+        tables[database] = (list(header), rows)
+        text = "# Crash matrix (tests/test_crash_matrix.py)\n"
+        for name in sorted(tables):
+            head, by_point = tables[name]
+            ordered = sorted(
+                by_point, key=lambda p: POINTS.index(p) if p in POINTS else len(POINTS)
+            )
+            text += f"\n## {name}\n" + "\n".join([*head, *(by_point[p] for p in ordered)]) + "\n"
+        FIGURES.write_text(text, encoding="utf-8")
 
 
 # -- the matrix ------------------------------------------------------------------------------
 
 
+# One test per point, each in its own xdist group: the points run side by side in the
+# test workers rather than one after the other (tests/conftest.py, deploy/test.sh).
+@pytest.mark.parametrize(
+    "point",
+    [pytest.param(p, marks=pytest.mark.xdist_group(f"crash-matrix-{p}")) for p in POINTS_TO_CRASH],
+)
 def test_a_run_killed_anywhere_loses_nothing_and_files_and_answers_everything_once(
-    intake: Intake, report_figures: Report
+    intake: Intake, report_figures: Report, point: str
 ) -> None:
-    """GIVEN 300 mixed messages in the mailbox, WHEN `intake run-once` is SIGKILLed at one
+    """GIVEN 300 mixed messages in the mailbox, WHEN `intake run-once` is SIGKILLed at this
     point (twice), then run again until done, THEN every message is filed once, moved
-    once and answered once; for each point in turn."""
+    once and answered once."""
     seeded = mixed_messages(MESSAGES)
     database = "postgresql" if intake.settings.database_url.startswith("postgresql") else "sqlite"
-    lines = [
+    header = [
         f"{MESSAGES} messages, batch_size 10, killed at passage {KILL_AT[0]} then {KILL_AT[1]}",
         Figures.HEADER,
     ]
-    report_figures(f"crash matrix on {database}: {lines[0]}")
+    report_figures(f"crash matrix on {database}: {header[0]}")
     report_figures(Figures.HEADER)
-    for point in POINTS_TO_CRASH:
-        figures = Figures(point)
-        started = time.monotonic()
-        intake.smtp.clear()
-        with world(
-            intake,
-            point.replace("_", ""),
-            mailbox={"batch_size": 10},
-            worker={"stale_claim": STALE_CLAIM_S},
-            meetings=[dict(PKO_SAFETY), dict(CHILDREN)],
-        ) as w:
-            seed(intake.dovecot, w.user, w.password, seeded)
-            for occurrence in KILL_AT:
-                faulty = intake_command(
-                    "run-once",
-                    config=w.config,
-                    env={"INTAKE_FAULT": f"{point}:{occurrence}"},
-                    timeout=300,
-                )
-                figures.runs += 1
-                if faulty.returncode == KILLED:
-                    figures.kills += 1
-                    assert f"fault injected: SIGKILL at {point}" in faulty.stderr
-                else:
-                    assert faulty.returncode == 0, faulty.stderr
-            figures.runs += len(run_until_drained(w))
-            # The runs have exited: the capture server stored every reply before answering 250.
-            replies = intake.smtp.messages
-            figures.seconds = time.monotonic() - started
-            check_promise(
-                w,
-                seeded,
-                replies,
-                figures,
-                duplicates_allowed=figures.kills if point == "after_250" else 0,
+    figures = Figures(point)
+    started = time.monotonic()
+    intake.smtp.clear()
+    with world(
+        intake,
+        point.replace("_", ""),
+        mailbox={"batch_size": 10},
+        worker={"stale_claim": STALE_CLAIM_S},
+        meetings=[dict(PKO_SAFETY), dict(CHILDREN)],
+    ) as w:
+        seed(intake.dovecot, w.user, w.password, seeded)
+        for occurrence in KILL_AT:
+            faulty = intake_command(
+                "run-once",
+                config=w.config,
+                env={"INTAKE_FAULT": f"{point}:{occurrence}"},
+                timeout=300,
             )
-        assert figures.kills >= 1, f"{point} was never reached"
-        report_figures(figures.line())
-        lines.append(figures.line())
-    record_figures(database, lines)
+            figures.runs += 1
+            if faulty.returncode == KILLED:
+                figures.kills += 1
+                assert f"fault injected: SIGKILL at {point}" in faulty.stderr
+            else:
+                assert faulty.returncode == 0, faulty.stderr
+        figures.runs += len(run_until_drained(w))
+        # The runs have exited: the capture server stored every reply before answering 250.
+        replies = intake.smtp.messages
+        figures.seconds = time.monotonic() - started
+        check_promise(
+            w,
+            seeded,
+            replies,
+            figures,
+            duplicates_allowed=figures.kills if point == "after_250" else 0,
+        )
+    assert figures.kills >= 1, f"{point} was never reached"
+    report_figures(figures.line())
+    record_figures(database, header, point, figures.line())
 
 
 def test_the_figures_file_keeps_each_databases_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The matrix runs once per database; each run replaces only its own table."""
+    """Each point of each database replaces only its own line, whatever order the
+    workers finish in; the lines follow the order of the points."""
     target = tmp_path / "crash-matrix.txt"
     monkeypatch.setattr(sys.modules[__name__], "FIGURES", target)
+    head = ["300 messages", "point messages"]
 
-    record_figures("sqlite", ["a"])
-    record_figures("postgresql", ["b"])
-    record_figures("sqlite", ["c"])
+    record_figures("sqlite", head, "after_250", "after_250 first")
+    record_figures("postgresql", head, "after_fetch", "after_fetch pg")
+    record_figures("sqlite", head, "after_fetch", "after_fetch sqlite")
+    record_figures("sqlite", head, "after_250", "after_250 again")
 
     text = target.read_text(encoding="utf-8")
-    assert re.findall(r"## (\w+)\n(\w)", text) == [("postgresql", "b"), ("sqlite", "c")]
+    assert text.split("\n## ")[1:] == [
+        "postgresql\n300 messages\npoint messages\nafter_fetch pg\n",
+        "sqlite\n300 messages\npoint messages\nafter_fetch sqlite\nafter_250 again\n",
+    ]
 
 
 # -- messages that would take the worker down with them ------------------------------------
