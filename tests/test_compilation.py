@@ -721,6 +721,7 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_compile_command_says_what_is_wrong_in_one_line_with_its_exit_code(
     intake: Intake, tmp_path: Path
 ) -> None:

@@ -245,6 +245,7 @@ def test_a_message_held_after_an_error_is_retried_and_moved_to_its_folder(
     assert "nothing to retry" in again.stdout
 
 
+@pytest.mark.slow
 def test_missions_are_listed_shown_and_given_new_sender_addresses(
     filed: tuple[Intake, Path],
 ) -> None:

@@ -512,6 +512,7 @@ def generated_messages(draw: st.DrawFn) -> bytes:
 # --- The properties -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=600)
 @given(raw=generated_messages(), limits=limits())
 def test_generated_messages_end_in_an_outcome(raw: bytes, limits: LimitsSettings) -> None:

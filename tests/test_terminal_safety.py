@@ -64,6 +64,7 @@ def test_line_breaks_stay_only_where_asked() -> None:
     assert visible("Côte d'Ivoire, 书面发言, заявление") == "Côte d'Ivoire, 书面发言, заявление"
 
 
+@pytest.mark.slow
 def test_an_escape_laden_from_reaches_neither_the_terminal_nor_the_smtp_server(
     intake: Intake,
 ) -> None:
