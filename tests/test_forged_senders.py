@@ -26,7 +26,7 @@ from pipeline.configuration import parse_settings
 from pipeline.demo import samples
 from pipeline.demo.mail import build_email
 from pipeline.message.parse import parse_message
-from pipeline.settings.models import AuthPolicy
+from pipeline.settings.directory import AuthPolicy
 from pipeline.storage import models as m
 from tests.conftest import SUBMISSIONS, Intake, Report, ny, text_of
 from tests.helpers.mail import MX, with_results

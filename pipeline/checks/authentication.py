@@ -45,7 +45,8 @@ from typing import ClassVar
 from pipeline.checks.base import Verdict
 from pipeline.checks.facts import Facts
 from pipeline.message.parsed import ParsedMessage
-from pipeline.settings.models import AuthPolicy, Settings
+from pipeline.settings.directory import AuthPolicy
+from pipeline.settings.models import Settings
 
 HEADER = "authentication-results"
 

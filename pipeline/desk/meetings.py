@@ -18,7 +18,7 @@ from sqlmodel import select
 from pipeline.desk.errors import ActionError
 from pipeline.desk.views import find_meeting
 from pipeline.domain import LengthPolicy, MeetingFormat, MeetingStatus
-from pipeline.settings.models import MeetingSettings
+from pipeline.settings.directory import MeetingSettings
 from pipeline.storage import models as m
 from pipeline.storage.db import session_scope
 

@@ -2,7 +2,8 @@
 and reasons the code knows is `pipeline.configuration`, a layer above the checks."""
 
 from pipeline.domain import Action
-from pipeline.settings.models import MeetingSettings, Security, Settings
+from pipeline.settings.directory import MeetingSettings
+from pipeline.settings.models import Security, Settings
 
 __all__ = [
     "Action",

@@ -7,23 +7,19 @@ that a minimal file (a mailbox, an SMTP server and one meeting) is enough to run
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from pipeline.domain import Action, LengthPolicy, MeetingFormat, MeetingStatus
+from pipeline.domain import Action
 from pipeline.missions.registry import find_mission
 from pipeline.resources import TEMPLATES, packaged
-
-
-class Strict(BaseModel):
-    """Unknown keys are refused: a typo in the file must not silently change nothing."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from pipeline.settings.base import Port, Strict
+from pipeline.settings.desk import DeskSettings, WebSettings
+from pipeline.settings.directory import AuthPolicy, MeetingSettings, MissionSettings
 
 
 class Security(StrEnum):
@@ -62,9 +58,6 @@ class DatabaseSettings(Strict):
 class StorageSettings(Strict):
     # None means: `files/` in the data directory.
     path: Path | None = None
-
-
-Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class FolderSettings(Strict):
@@ -112,140 +105,6 @@ class SmtpSettings(Strict):
                 f"{value!r}: use the ASCII form of the address (an IDN domain as xn--...)"
             )
         return value.lower()
-
-
-# The values of the former `meeting_format` key, still read (docs/configuration.md).
-LEGACY_MEETING_FORMATS = {
-    "video-teleconference": MeetingFormat.VIDEOCONFERENCE,
-    "meeting": MeetingFormat.IN_PERSON,
-}
-
-
-class MeetingSettings(Strict):
-    code: str
-    title: str
-    date: date
-    timezone: str = "America/New_York"
-    # A naive datetime is read in the meeting's time zone.
-    deadline: datetime | None = None
-    word_limit: int = Field(default=500, ge=1)
-    # Over the limit by more than [documents] length_tolerance: a note or a rejection.
-    length_policy: LengthPolicy = LengthPolicy.NOTE
-    status: MeetingStatus = MeetingStatus.OPEN
-    # For the compilation letter: who presides, for which member, how the meeting met
-    # (`format`), who briefed the Council, and for a videoconference the symbol of the
-    # letter that set out its procedure (S/2020/372 for the 2020-2021 videoconferences).
-    president: str | None = None  # e.g. "Zhang Jun"
-    presidency: str | None = None  # the Council member holding the presidency, e.g. "CHN"
-    format: MeetingFormat = MeetingFormat.IN_PERSON
-    briefers: list[str] = []  # e.g. ["Jean-Pierre Lacroix, Under-Secretary-General ..."]
-    procedure: str | None = None  # e.g. "S/2020/372"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_format(cls, data: Any) -> Any:
-        """`meeting_format = "video-teleconference"` (before `format`) keeps working."""
-        if not isinstance(data, dict) or "meeting_format" not in data:
-            return data
-        data = dict(data)
-        legacy = data.pop("meeting_format")
-        if "format" in data:
-            raise ValueError("give either format or meeting_format (its former name), not both")
-        if legacy not in LEGACY_MEETING_FORMATS:
-            raise ValueError(
-                f'meeting_format {legacy!r} is not known: write format = "videoconference" '
-                'or format = "in_person"'
-            )
-        data["format"] = LEGACY_MEETING_FORMATS[legacy]
-        return data
-
-    @field_validator("procedure")
-    @classmethod
-    def _symbol(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"S/\d{4}/\d{1,4}", value.strip()):
-            raise ValueError(
-                f"{value!r} must be a document symbol such as S/2020/372 (the letter that "
-                "set out the procedure)"
-            )
-        return None if value is None else value.strip()
-
-    @field_validator("briefers")
-    @classmethod
-    def _briefers(cls, value: list[str]) -> list[str]:
-        cleaned = [" ".join(name.split()) for name in value]
-        if not all(cleaned):
-            raise ValueError("a briefer cannot be an empty text")
-        return cleaned
-
-    @field_validator("code")
-    @classmethod
-    def _code_shape(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{1,38}[A-Za-z0-9]", value):
-            raise ValueError(
-                f"{value!r} must be 3-40 letters, digits or hyphens (it appears in subjects "
-                "and plus-addresses)"
-            )
-        return value.upper()
-
-    @field_validator("presidency")
-    @classmethod
-    def _member(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        info = find_mission(value)
-        if info is None:
-            raise ValueError(f"unknown mission code {value!r} (an ISO alpha-3 code such as CHN)")
-        return info.code
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
-        return value
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def deadline_at(self) -> datetime:
-        """The deadline as an aware datetime: by default the end of the meeting day, local."""
-        if self.deadline is None:
-            return datetime.combine(self.date, time(23, 59, 59), tzinfo=self.zone)
-        if self.deadline.tzinfo is None:
-            return self.deadline.replace(tzinfo=self.zone)
-        return self.deadline
-
-
-class AuthPolicy(StrEnum):
-    """What a message from a registered mission needs from our receiving server's
-    SPF/DKIM/DMARC verdicts (Authentication-Results) to be accepted."""
-
-    REQUIRE = "require"  # no pass: rejected (forged_sender)
-    HOLD = "hold"  # no pass: held for the desk
-    OFF = "off"  # not checked
-
-
-class MissionSettings(Strict):
-    senders: list[str] = []
-    # Overrides [authentication] policy for this mission (a ministry without DKIM, say).
-    authentication: AuthPolicy | None = None
-
-    @field_validator("senders")
-    @classmethod
-    def _addresses(cls, values: list[str]) -> list[str]:
-        cleaned = []
-        for value in values:
-            entry = value.strip().lower()
-            if entry.startswith("@"):
-                if not re.fullmatch(r"@[a-z0-9-]+(\.[a-z0-9-]+)+", entry):
-                    raise ValueError(f"{value!r} is not a domain like '@example.org'")
-            elif not re.fullmatch(r"[^@\s]+@[a-z0-9-]+(\.[a-z0-9-]+)+", entry):
-                raise ValueError(f"{value!r} is not an email address or '@domain'")
-            cleaned.append(entry)
-        return cleaned
 
 
 class ContactSettings(Strict):
@@ -377,111 +236,10 @@ class DocumentSettings(Strict):
     # Length: alphabetic scripts count words; Chinese and Japanese count characters. A
     # language's limit is word_limits[lang] when set, otherwise the meeting's word_limit,
     # times cjk_characters_per_word for Chinese and Japanese (500 words -> 900 characters).
-    word_limits: dict[str, int] = {}
+    word_limits: dict[str, int] = Field(default_factory=dict)
     cjk_characters_per_word: float = Field(default=1.8, gt=0)
     # Over the limit by at most this fraction is not reported at all.
     length_tolerance: float = Field(default=0.10, ge=0, le=1)
-
-
-class DeskUserSettings(Strict):
-    """A desk user defined in the file; `intake users add` stores users in the database."""
-
-    name: str = Field(min_length=1, max_length=120)
-    password_hash: str = Field(min_length=20, description="argon2 hash: intake users hash")
-
-
-class DeskSettings(Strict):
-    """The service desk: where the daily digest goes, who may use the dashboard."""
-
-    address: str | None = None
-    digest_time: str = "07:00"
-    digest_timezone: str = "America/New_York"
-    # `intake health` calls the worker unhealthy when its last good run is older than this.
-    max_run_age_minutes: int = Field(default=30, ge=1)
-    users: list[DeskUserSettings] = []
-
-    @field_validator("digest_time")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError(f"{value!r} is not a time like '07:00'")
-        return value
-
-    @field_validator("digest_timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
-        return value
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
-            raise ValueError(f"{value!r} is not an email address")
-        return value
-
-
-MIN_SECRET_KEY_LENGTH = 32
-MAKE_SECRET_KEY = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'  # noqa: S105
-
-
-def secret_key_problem(key: str) -> str | None:
-    """Why `key` is too weak to sign session cookies, or None.
-
-    A weak key is found offline from any cookie the login page hands out (three
-    characters took half a second) and then signs a cookie for anyone. What a machine made
-    at random passes: 32 characters or more, at least 8 different ones (32 hexadecimal
-    digits have fewer than 8 once in a million), no pattern repeated (three quarters of
-    its three-character runs differ) and not a sequence (`abcd...`, `0123...`). A word,
-    a name or a passphrase can pass these and is still weak: make the key with a program.
-    """
-    if len(key) < MIN_SECRET_KEY_LENGTH:
-        return f"it has {len(key)} characters"
-    if len(set(key)) < 8:
-        return "it has too few different characters"
-    runs = [key[i : i + 3] for i in range(len(key) - 2)]
-    if len(set(runs)) < 0.75 * len(runs):
-        return "it repeats a pattern"
-    steps = sum(1 for i in range(len(key) - 1) if abs(ord(key[i]) - ord(key[i + 1])) == 1)
-    if steps >= (len(key) - 1) / 2:
-        return "it is a sequence"
-    return None
-
-
-class WebSettings(Strict):
-    host: str = "127.0.0.1"
-    port: Port = 8080
-    # Signs session cookies. Default: a random key kept in the data directory. A key
-    # given here (or as INTAKE_WEB__SECRET_KEY) must be 32 or more random characters.
-    secret_key: SecretStr | None = None
-    session_minutes: int = Field(default=480, ge=5)
-    # Set when the dashboard is served over HTTPS (behind a proxy): cookies only over TLS.
-    secure_cookies: bool = False
-    # Password guessing: this many failed sign-ins for one user name (existing or not),
-    # or from one address, within login_failure_window_minutes, and sign-ins for that name
-    # or from that address are refused for login_lockout_minutes.
-    login_failures_per_user: int = Field(default=5, ge=1)
-    login_failures_per_address: int = Field(default=20, ge=1)
-    login_failure_window_minutes: int = Field(default=15, ge=1)
-    login_lockout_minutes: int = Field(default=15, ge=1)
-
-    @field_validator("secret_key")
-    @classmethod
-    def _random_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        # Empty means "not set": the generated key file. The key itself is never echoed.
-        if value is None or not value.get_secret_value():
-            return value
-        problem = secret_key_problem(value.get_secret_value())
-        if problem is not None:
-            raise ValueError(
-                f"is too weak to sign the dashboard's session cookies ({problem}): set "
-                f"[web] secret_key or INTAKE_WEB__SECRET_KEY to 32 or more random "
-                f"characters, e.g. the output of {MAKE_SECRET_KEY}"
-            )
-        return value
 
 
 class WorkerSettings(Strict):
@@ -509,8 +267,8 @@ class Settings(Strict):
     web: WebSettings = WebSettings()
     limits: LimitsSettings = LimitsSettings()
     authentication: AuthenticationSettings = AuthenticationSettings()
-    meetings: list[MeetingSettings] = []
-    missions: dict[str, MissionSettings] = {}
+    meetings: list[MeetingSettings] = Field(default_factory=list)
+    missions: dict[str, MissionSettings] = Field(default_factory=dict)
     checks: list[str] = Field(default_factory=lambda: list(DEFAULT_CHECKS))
     decision: dict[str, Action] = Field(default_factory=lambda: dict(DEFAULT_DECISION_TABLE))
     # Where the file was read from; relative paths are resolved against the CWD.

@@ -17,7 +17,8 @@ from typing import Any
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 
-from pipeline.settings.models import MAKE_SECRET_KEY, Settings
+from pipeline.settings.desk import MAKE_SECRET_KEY
+from pipeline.settings.models import Settings
 from pipeline.web import clock
 from pipeline.web.csrf import SESSION_CSRF
 from pipeline.web.sessions import new_token
