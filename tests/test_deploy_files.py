@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from sqlmodel import Session
 from typer.core import TyperCommand, TyperGroup
 
 from pipeline.cli.app import app
@@ -284,20 +285,40 @@ def test_every_unit_runs_a_real_intake_command(unit: Path) -> None:
     assert resolve(arguments)
 
 
-def test_the_crontab_line_runs_a_real_intake_command() -> None:
+def test_the_crontab_lines_go_through_the_wrapper_and_run_real_commands() -> None:
+    """cron reads no secrets: each line calls /usr/local/bin/intake (the wrapper, which
+    loads them), never the virtual environment's intake directly."""
     jobs = [
         line
         for line in (DEPLOY / "crontab.example").read_text().splitlines()
         if line.strip() and not line.startswith("#") and not re.match(r"^\w+=", line)
     ]
     assert jobs
+    commands = []
     for job in jobs:
         fields = job.split(None, 6)
         assert len(fields) == 7, job  # five times, the user, the command
         assert all(re.fullmatch(r"[\d*/,-]+", field) for field in fields[:5]), job
         words = shlex.split(fields[6])
-        position = words.index(INSTALLED_INTAKE)
-        assert resolve(words[position + 1 :]) == "run-once"
+        assert "/usr/local/bin/intake" in words, job
+        assert not any(word.endswith(".venv/bin/intake") for word in words), job
+        commands.append(resolve(words[words.index("/usr/local/bin/intake") + 1 :]))
+    assert commands == ["run-once", "digest"]
+
+
+def test_every_file_gives_the_secrets_file_the_same_mode_and_owner() -> None:
+    """The wrapper runs as the intake user and must read the secrets: 0640, root:intake,
+    wherever a unit, an example or the guide says how to install it."""
+    files = [*DEPLOY.iterdir(), ROOT / "docs" / "deployment.md", ROOT / "docs" / "runbook.md"]
+    said = [
+        (path.name, re.findall(r"\b0[0-7]{3}\b", line))
+        for path in files
+        if path.is_file()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if "secrets.env" in line and re.search(r"\b0[0-7]{3}\b", line)
+    ]
+    assert len(said) >= 3, "the units, the example and the guide each say the mode"
+    assert all(modes == ["0640"] for _name, modes in said), said
 
 
 DOCS = [ROOT / "docs" / "runbook.md", ROOT / "docs" / "deployment.md"]
@@ -327,3 +348,30 @@ def test_every_command_in_the_docs_exists(doc: Path) -> None:
     assert len(commands) > 5
     for arguments in commands:
         resolve(arguments)
+
+
+def test_every_alert_rule_watches_a_metric_intake_publishes() -> None:
+    """GIVEN the example alert rules, THEN each expression names only series that /metrics
+    writes (or Prometheus's own `up`), so a renamed metric cannot silence an alert."""
+    from pipeline.storage.db import init_schema, make_engine
+    from pipeline.web.metrics import render_metrics
+
+    engine = make_engine("sqlite://")
+    try:
+        init_schema(engine)
+        with Session(engine) as session:
+            published = set(re.findall(r"^# TYPE (\w+) ", render_metrics(session), re.MULTILINE))
+    finally:
+        engine.dispose()
+    rules = (DEPLOY / "prometheus-alerts.yml").read_text(encoding="utf-8")
+    expressions = re.findall(r"^\s+expr: (.+)$", rules, re.MULTILINE)
+    alerts = re.findall(r"^\s+- alert: (\w+)$", rules, re.MULTILINE)
+
+    assert len(expressions) == len(alerts) >= 5
+    for expression in expressions:
+        named = set(re.findall(r"\b(intake_\w+|up)\b", expression))
+        assert named, expression
+        assert named <= published | {"up"}, expression
+    assert {"intake_last_success_timestamp_seconds", "intake_replies_total"} <= {
+        name for expression in expressions for name in re.findall(r"intake_\w+", expression)
+    }

@@ -5,6 +5,7 @@ These run the real `intake` command in subprocesses, against the real servers.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -59,6 +60,40 @@ def test_run_once_from_cron_exits_zero_and_says_what_it_did(intake: Intake) -> N
     assert result.returncode == 0, result.stderr
     assert "2 waiting, 1 accepted, 1 rejected, 2 replies sent" in result.stdout
     assert len(intake.replies(2)) == 2
+
+
+def test_json_logs_give_one_event_per_line_with_the_reference_and_message_id(
+    intake: Intake,
+) -> None:
+    """GIVEN `[logging] format = "json"` (for a log collector), WHEN cron runs `intake -v
+    run-once`, THEN every line on stderr is one JSON object, and the filing event carries
+    the reference and the Message-ID an operator searches by; `--log-format text` wins
+    over the file."""
+    intake.deliver(
+        samples.submission_email(
+            mission_name="France",
+            sender="france@un.int",
+            to=SUBMISSIONS,
+            message_id="<json-logs@france.example>",
+        ),
+        at=ON_TIME,
+    )
+    config = intake.write_config(logging={"format": "json"})
+
+    result = intake_command("-v", "run-once", config=config)
+    again = intake_command("-v", "--log-format", "text", "run-once", config=config)
+
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert events
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in events)
+    filed = [e for e in events if e.get("message_id") == "<json-logs@france.example>"]
+    assert len(filed) == 1
+    assert filed[0]["reference"].startswith("PKO-SAFETY-")
+    assert filed[0]["level"] == "info"
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.strip()
+    assert not again.stderr.lstrip().startswith("{")
 
 
 def test_two_run_once_processes_at_the_same_moment_file_and_answer_each_message_once(

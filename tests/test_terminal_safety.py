@@ -135,3 +135,39 @@ def test_an_escape_laden_from_reaches_neither_the_terminal_nor_the_smtp_server(
     [reply] = intake.rows(m.Reply)
     assert reply.status is m.ReplyStatus.FAILED
     assert reply.last_error == "not sent: the address has control or formatting characters"
+
+
+def test_a_json_log_line_is_one_line_without_control_characters() -> None:
+    """GIVEN a log message quoting a hostile From (an ESC sequence, a line break) and an
+    exception, WHEN it is written as JSON for a log collector, THEN it is one line, valid
+    JSON, and neither the message nor the traceback carries a raw control character."""
+    import logging
+
+    from pipeline.logformat import JsonFormatter
+
+    try:
+        raise ValueError("bad\x1b[2Jvalue")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "pipeline.worker",
+            logging.ERROR,
+            __file__,
+            1,
+            "from %s",
+            ("x\x1b[31m@evil\nFAKE",),
+            sys.exc_info(),
+        )
+    record.reference = "PKO-SAFETY-0001"
+
+    line = JsonFormatter().format(record)
+    event = json.loads(line)
+
+    assert "\n" not in line
+    assert event["reference"] == "PKO-SAFETY-0001"
+    assert event["level"] == "error"
+    assert "\x1b" not in event["message"]
+    assert "\n" not in event["message"]
+    assert "ValueError" in event["error"]
+    assert "\x1b" not in event["error"]

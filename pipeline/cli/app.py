@@ -9,7 +9,6 @@ that could not be done.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ from pipeline.cli import (
     web_commands,
 )
 from pipeline.cli.common import IntakeGroup, state
-from pipeline.printable import visible
+from pipeline.logformat import LogFormat, configure_logging
 
 app = typer.Typer(
     name="intake",
@@ -65,21 +64,6 @@ app.add_typer(db_commands.db_app, name="db")
 app.add_typer(texts_commands.texts_app, name="texts")
 
 
-class _VisibleFormatter(logging.Formatter):
-    """Log lines (and their tracebacks) with control characters made visible: a log
-    message may quote an address or a file name from mail."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return visible(super().format(record), lines=True)
-
-
-def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler])
-
-
 @app.callback()
 def main_options(
     config: Annotated[
@@ -95,14 +79,33 @@ def main_options(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
     ] = 0,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            "--log-format",
+            envvar="INTAKE_LOG_FORMAT",
+            help="text, or json: one event per line for a log collector. Default: [logging] "
+            "format in the configuration file, else text.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     state.config = config
-    _setup_logging(verbose)
+    state.verbose = verbose
+    state.log_format = log_format
+    configure_logging(verbose, log_format or LogFormat.TEXT)
 
 
 # The options of `intake` itself that people also type after the command
 # (`intake run-once --config PATH`); they take a value unless listed as flags.
-_GLOBAL_OPTIONS = {"--config": True, "-c": True, "--verbose": False, "-v": False, "-vv": False}
+_GLOBAL_OPTIONS = {
+    "--config": True,
+    "-c": True,
+    "--log-format": True,
+    "--verbose": False,
+    "-v": False,
+    "-vv": False,
+}
 
 
 def global_options_first(args: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 from pipeline.configuration import load_settings
 from pipeline.console import safe_console
 from pipeline.errors import EXIT_CONFIG, EXIT_RUN_FAILED, IntakeError
+from pipeline.logformat import LogFormat, configure_logging
 from pipeline.settings import Settings
 
 __all__ = [
@@ -43,6 +44,8 @@ out = safe_console(highlight=False, soft_wrap=True, width=_WIDTH)
 
 class State:
     config: Path | None = None
+    verbose: int = 0
+    log_format: LogFormat | None = None  # from the command line; None: the file decides
 
 
 state = State()
@@ -66,8 +69,12 @@ class IntakeGroup(TyperGroup):
 
 
 def settings() -> Settings:
-    """The configuration of this run; a `ConfigError` reaches `IntakeGroup` (exit 2)."""
-    return load_settings(state.config)
+    """The configuration of this run; a `ConfigError` reaches `IntakeGroup` (exit 2).
+    Its `[logging] format` applies from here on unless `--log-format` was given."""
+    current = load_settings(state.config)
+    if state.log_format is None and current.logging.format is not LogFormat.TEXT:
+        configure_logging(state.verbose, current.logging.format)
+    return current
 
 
 def actor(by: str | None) -> str:

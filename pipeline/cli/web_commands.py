@@ -7,6 +7,7 @@ run. What every command shares (`settings()`, `fail()`, `out`) is `cli/common.py
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import sys
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import typer
 
 from pipeline.cli import common as cli
 from pipeline.cli.common import EXIT_CONFIG, actor
+from pipeline.logformat import JsonFormatter
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -161,8 +163,20 @@ def web_command(
     cli.out.print(
         f"intake: dashboard on http://{shown}:{listen_port}/ (Ctrl-C stops it)", markup=False
     )
+    # In JSON, the server's own lines (start-up, each request) go through Intake's handler
+    # as one event per line too, rather than through uvicorn's text configuration.
+    json_logs = any(
+        isinstance(handler.formatter, JsonFormatter) for handler in logging.getLogger().handlers
+    )
+    if json_logs:
+        logging.getLogger("uvicorn").setLevel(logging.INFO)
     config = uvicorn.Config(
-        application, log_level="info", ws="none", lifespan="off", server_header=False
+        application,
+        log_level="info",
+        ws="none",
+        lifespan="off",
+        server_header=False,
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pipeline.domain import Action
+from pipeline.logformat import LogFormat
 from pipeline.missions.registry import find_mission
 from pipeline.resources import TEMPLATES, packaged
 from pipeline.settings.base import Port, Strict
@@ -242,6 +243,12 @@ class DocumentSettings(Strict):
     length_tolerance: float = Field(default=0.10, ge=0, le=1)
 
 
+class LoggingSettings(Strict):
+    # "json": one event per line (time, level, logger, message, reference, message_id)
+    # for a log collector; `--log-format` on the command line wins.
+    format: LogFormat = LogFormat.TEXT
+
+
 class WorkerSettings(Strict):
     poll_interval: int = Field(default=60, ge=5, description="seconds between mailbox polls")
     outbox_interval: int = Field(default=30, ge=5, description="seconds between outbox flushes")
@@ -262,6 +269,7 @@ class Settings(Strict):
     contacts: ContactSettings = ContactSettings()
     replies: RepliesSettings = RepliesSettings()
     worker: WorkerSettings = WorkerSettings()
+    logging: LoggingSettings = LoggingSettings()
     documents: DocumentSettings = DocumentSettings()
     desk: DeskSettings = DeskSettings()
     web: WebSettings = WebSettings()

@@ -212,6 +212,11 @@ def _file_batch(
                 fetched.uid,
                 filed.outcome.value,
                 f" as {filed.reference}" if filed.reference else "",
+                extra={
+                    "uid": fetched.uid,
+                    "reference": filed.reference,
+                    "message_id": filed.message_id,
+                },
             )
         _move(ctx, mailbox, moves, report)
         if moves:
