@@ -27,7 +27,7 @@ from pipeline.demo import samples
 from pipeline.message.parse import parse_message
 from pipeline.missions.registry import find_mission
 from pipeline.replies.compose import ComposedReply, compose_reply
-from pipeline.replies.templates import ReplyTemplates, load_templates
+from pipeline.replies.templates import ReplyTexts, load_templates
 from pipeline.settings import Settings
 from pipeline.storage.directory import Directory, MeetingRef, MissionRef
 
@@ -100,7 +100,7 @@ def own_addresses(settings: Settings) -> frozenset[str]:
 
 
 @cache
-def _templates(language: str) -> ReplyTemplates:
+def _templates(language: str) -> ReplyTexts:
     return load_templates(example_settings(replies={"language": language}))
 
 
