@@ -1,6 +1,6 @@
 """The dashboard's pages (GET): the overview, the queue, one submission, missing
-statements, replies (and one reply's exact text), the audit log, and the two downloads (a stored original, a
-meeting's compilation).
+statements, replies (and one reply's exact text), the audit log, and the two downloads
+(a stored original, a meeting's compilation).
 
 A page is a view from `pipeline.desk.views` put into a template; each is for signed-in
 users only (`guards.page`).
