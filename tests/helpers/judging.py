@@ -11,7 +11,7 @@ import copy
 import hashlib
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -104,6 +104,19 @@ def _templates(language: str) -> ReplyTexts:
     return load_templates(example_settings(replies={"language": language}))
 
 
+def templates_of(settings: Settings) -> ReplyTexts:
+    """The shipped reply texts (read once per default language) with the missions'
+    configured languages of `settings`."""
+    return replace(
+        _templates(settings.replies.language),
+        mission_languages={
+            code: mission.language
+            for code, mission in settings.missions.items()
+            if mission.language is not None
+        },
+    )
+
+
 def _screen(checks: Sequence[Check], settings: Settings) -> Callable[[Facts], bool]:
     sender_checks = [check for check in checks if check.name in SENDER_CHECKS]
 
@@ -173,7 +186,7 @@ def judge(
     )
     decision = decide(run_checks(checks, facts), settings.decision)
     reply = compose_reply(
-        templates=_templates(settings.replies.language),
+        templates=templates_of(settings),
         settings=settings,
         facts=facts,
         decision=decision,
