@@ -107,14 +107,14 @@ def test_a_time_is_written_as_the_replys_language_writes_it(language: str, expec
 
 def test_dates_follow_each_languages_habits() -> None:
     """French writes the first of the month "1er"; Spanish joins with "de"; the time of a
-    zone without a city is UTC in every language."""
+    zone without a city is UTC in every language, with its offset as always."""
     assert format_date(date(2021, 5, 1), "fr") == "1er mai 2021"
     assert format_date(date(2021, 5, 24), "fr") == "24 mai 2021"
     assert format_date(date(2021, 5, 24), "es") == "24 de mayo de 2021"
     assert format_date(date(2021, 12, 3), "en") == "3 December 2021"
     utc = ZoneInfo("UTC")
     assert format_local(datetime(2021, 1, 4, 9, 5, tzinfo=UTC), utc, "fr") == (
-        "lundi 4 janvier 2021 à 9 h 05, UTC (UTC)"
+        "lundi 4 janvier 2021 à 9 h 05, UTC (UTC+00:00)"
     )
 
 
