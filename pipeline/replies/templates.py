@@ -6,6 +6,11 @@ The roots are searched file by file, in order (`Settings.template_roots`): a
 (`pipeline/resources/templates`). An operator overrides one text by copying it out
 (`intake texts export DIR`) and editing the copy; the rest still come from the package.
 
+Every language folder found (English, French and Spanish are shipped) is loaded at
+start-up and must have every text the English folder has: a half-translated language
+would otherwise fail only when a delegation writes in it. `ReplyTexts` holds them all and
+says which language a reply is in (the statement's, the mission's, the default).
+
 A template starts with a `Subject:` line, then a blank line, then the body. Templates are
 plain text (no HTML escaping: the reply is text/plain) with strict undefined variables,
 so a typo in a template fails loudly at start-up instead of sending "None" to a mission.
