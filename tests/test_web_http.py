@@ -79,6 +79,7 @@ PROTECTED = [
     ("GET", "/missing", "/missing?meeting=PKO-SAFETY"),
     ("GET", "/meetings/{code}/compilation.docx", "/meetings/PKO-SAFETY/compilation.docx"),
     ("GET", "/replies", "/replies?status=failed"),
+    ("GET", "/replies/{id:int}", "/replies/1"),
     ("POST", "/replies/{id:int}/resend", "/replies/1/resend"),
     ("POST", "/replies/{id:int}/cancel", "/replies/1/cancel"),
     ("GET", "/audit", "/audit"),

@@ -18,12 +18,16 @@ def config_check() -> None:
     from pipeline.replies.templates import load_templates
 
     current = cli.settings()
-    load_templates(current)
+    texts = load_templates(current)
     senders = sum(len(mission.senders) for mission in current.missions.values())
     cli.out.print(
         f"intake: {current.source}: OK: {len(current.meetings)} meeting(s), "
         f"{len(current.missions)} mission(s) with {senders} sender address(es), "
         f"database {current.database_url.split('://', 1)[0]}",
+        markup=False,
+    )
+    cli.out.print(
+        f"intake: replies in {', '.join(texts.languages)} (default {texts.default})",
         markup=False,
     )
     from pipeline.documents.reading import describe_conversion

@@ -119,22 +119,17 @@ def replies_show(
 ) -> None:
     """Print a reply exactly as it will be, or was, sent: its headers and its text
     (where it stands, on stderr)."""
-    from pipeline.replies.outbox import build_email
+    from pipeline.replies.outbox import reply_text
 
     with database() as (current, engine), Session(engine) as session:
         reply = session.get(m.Reply, reply_id)
         if reply is None:
             raise NotFound(f"no reply with the id {reply_id} (`intake replies list`)")
         state = views.reply_state(reply)
-        message = build_email(reply, current.smtp)
-    # The header exactly as it goes to the SMTP server; the text as the delegation reads
-    # it (the wire form may be quoted-printable).
-    head = message.as_string().split("\n\n", 1)[0]
-    body = str(message.get_content())
+        text = reply_text(reply, current.smtp)
     cli.err.print(f"intake: reply {reply_id}: {state}", markup=False)
     # Written as it is, but for control characters (made visible): a reply filed before
     # addresses were checked may name one with ESC sequences.
-    text = f"{head}\n\n{body}" + ("" if body.endswith("\n") else "\n")
     sys.stdout.write(visible(text, lines=True))
 
 

@@ -23,8 +23,9 @@ from pipeline.desk.meetings import close_meeting as close_meeting
 from pipeline.desk.views import NotFound, find_meeting, find_mission_row, find_submission
 from pipeline.replies.cancel import cancel_reply_row, cancel_unsent
 from pipeline.replies.compose import NOT_QUOTED
+from pipeline.replies.dates import format_date, format_local
 from pipeline.replies.outbox import reply_message_id
-from pipeline.replies.templates import ReplyTemplates, format_date, format_local
+from pipeline.replies.templates import ReplyTexts
 from pipeline.settings.models import Settings
 from pipeline.storage import models as m
 from pipeline.storage.db import session_scope
@@ -51,7 +52,7 @@ class DeskDecisionResult:
 def decide_submission(
     engine: Engine,
     settings: Settings,
-    templates: ReplyTemplates,
+    templates: ReplyTexts,
     *,
     reference: str,
     status: m.SubmissionStatus,
@@ -164,7 +165,7 @@ def decide_submission(
 def _queue_desk_reply(
     session: Session,
     settings: Settings,
-    templates: ReplyTemplates,
+    templates: ReplyTexts,
     submission: m.Submission,
     decision: m.Decision,
     reason: str,
@@ -181,14 +182,19 @@ def _queue_desk_reply(
     mission = session.get(m.Mission, submission.mission_id) if submission.mission_id else None
     zone = ZoneInfo(meeting.timezone) if meeting else ZoneInfo("America/New_York")
     kind, template = _REPLY_KIND[submission.status]
+    # The language the automatic reply chose: the statement's, else the mission's.
+    language = templates.language_for(
+        statement_language=submission.statement_language,
+        mission_code=mission.code if mission else None,
+    )
     context: dict[str, Any] = {
         "reference": submission.reference,
         "meeting": meeting,
-        "meeting_date": format_date(meeting.date) if meeting else "",
-        "deadline": format_local(meeting.deadline, zone) if meeting else "",
+        "meeting_date": format_date(meeting.date, language) if meeting else "",
+        "deadline": format_local(meeting.deadline, zone, language) if meeting else "",
         "deadline_passed": meeting is not None and meeting.deadline < m.utcnow(),
         "mission_name": mission.name if mission else (submission.sender or ""),
-        "received_at": format_local(submission.received_at, zone),
+        "received_at": format_local(submission.received_at, zone, language),
         # Nothing the sender wrote is quoted to an address no mission registered.
         "quote": mission is not None,
         "original_subject": (record.subject or "(no subject)") if mission else NOT_QUOTED,
@@ -196,7 +202,7 @@ def _queue_desk_reply(
         "supersedes": superseded.reference if superseded else None,
         "contacts": settings.contacts,
     }
-    rendered = templates.render(template, context)
+    rendered = templates.in_language(language).render(template, context)
     assert record.id is not None
     assert decision.id is not None
     reply = m.Reply(

@@ -33,11 +33,25 @@ from pipeline.decision.decide import DecisionResult
 from pipeline.domain import Action
 from pipeline.message.decoding import clean_header_text
 from pipeline.message.parsed import ParsedMessage
-from pipeline.replies.templates import RenderedReply, ReplyTemplates, format_date, format_local
+from pipeline.replies.dates import format_date, format_local
+from pipeline.replies.templates import RenderedReply, ReplyTexts
 from pipeline.settings.models import Settings
 from pipeline.storage.models import MessageOutcome, ReplyKind
 
-_ROLE_LABELS = {"statement": "Statement", "cover_letter": "Cover letter", "other": "Other file"}
+# How a reply names each file's role, by language (English for a language not listed).
+_ROLE_LABELS = {
+    "en": {"statement": "Statement", "cover_letter": "Cover letter", "other": "Other file"},
+    "fr": {
+        "statement": "Déclaration",
+        "cover_letter": "Lettre d'accompagnement",
+        "other": "Autre fichier",
+    },
+    "es": {
+        "statement": "Declaración",
+        "cover_letter": "Carta de presentación",
+        "other": "Otro archivo",
+    },
+}
 DEFAULT_ZONE = ZoneInfo("America/New_York")
 
 # A reply's Subject stays far below the 998-character line limit; email folds it to 78.
@@ -71,12 +85,20 @@ class ComposedReply:
     rendered: RenderedReply
 
 
-def _reason_params(params: dict[str, Any], zone: ZoneInfo, *, quote: bool) -> dict[str, Any]:
+def role_label(role: str, language: str) -> str:
+    """'cover_letter' -> 'Cover letter', 'Lettre d'accompagnement', 'Carta de presentación'."""
+    return _ROLE_LABELS.get(language, _ROLE_LABELS["en"]).get(role, role)
+
+
+def _reason_params(
+    params: dict[str, Any], zone: ZoneInfo, *, quote: bool, language: str = "en"
+) -> dict[str, Any]:
     enriched = dict(params)
     for key in ("received_at", "deadline"):
         value = params.get(key)
         if isinstance(value, str):
-            enriched[f"{key}_local"] = format_local(datetime.fromisoformat(value), zone)
+            moment = datetime.fromisoformat(value)
+            enriched[f"{key}_local"] = format_local(moment, zone, language)
     if not quote:
         for key in SENDER_WRITTEN & enriched.keys():
             enriched[key] = [NOT_QUOTED] if isinstance(enriched[key], list) else NOT_QUOTED
@@ -86,7 +108,7 @@ def _reason_params(params: dict[str, Any], zone: ZoneInfo, *, quote: bool) -> di
 
 def compose_reply(
     *,
-    templates: ReplyTemplates,
+    templates: ReplyTexts,
     settings: Settings,
     facts: Facts,
     decision: DecisionResult,
@@ -106,12 +128,20 @@ def compose_reply(
         return None
     meeting = facts.meeting or _named_meeting(facts)
     zone = meeting.zone if meeting is not None else DEFAULT_ZONE
+    language = templates.language_for(
+        statement_language=facts.statement.language if facts.statement is not None else None,
+        mission_code=facts.mission.code if facts.mission is not None else None,
+    )
+    texts = templates.in_language(language)
 
     def text(action: Action) -> list[str]:
         return [
-            templates.reason_text(r.code, _reason_params(dict(r.params), zone, quote=registered))
+            texts.reason_text(
+                r.code,
+                _reason_params(dict(r.params), zone, quote=registered, language=language),
+            )
             for r in decision.with_action(action)
-            if templates.has_reason(r.code)
+            if texts.has_reason(r.code)
         ]
 
     quoted_subject = _shorten(facts.message.subject, QUOTED_SUBJECT_LIMIT) or "(no subject)"
@@ -120,13 +150,13 @@ def compose_reply(
         "quote": registered,
         "reference": reference,
         "meeting": meeting,
-        "meeting_date": format_date(meeting.date) if meeting else "",
-        "deadline": format_local(meeting.deadline, zone) if meeting else "",
+        "meeting_date": format_date(meeting.date, language) if meeting else "",
+        "deadline": format_local(meeting.deadline, zone, language) if meeting else "",
         "mission_name": facts.mission.name if facts.mission else (facts.message.sender or ""),
-        "received_at": format_local(facts.received_at, zone),
+        "received_at": format_local(facts.received_at, zone, language),
         "original_subject": quoted_subject if registered else NOT_QUOTED,
         "files": [
-            {"role": _ROLE_LABELS.get(f.role, f.role), "name": f.name if registered else NOT_QUOTED}
+            {"role": role_label(f.role, language), "name": f.name if registered else NOT_QUOTED}
             for f in files
         ],
         "supersedes": supersedes,
@@ -142,7 +172,7 @@ def compose_reply(
     else:
         kind, template = ReplyKind.HELD, "held"
         context["problems"] = text(Action.HOLD) + text(Action.REJECT)
-    rendered = templates.render(template, context)
+    rendered = texts.render(template, context)
     subject = _shorten(rendered.subject, SUBJECT_LIMIT)
     return ComposedReply(
         kind=kind, to_address=to_address, rendered=RenderedReply(subject, rendered.body)

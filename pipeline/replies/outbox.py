@@ -79,6 +79,16 @@ def build_email(reply: Reply, settings: SmtpSettings) -> EmailMessage:
     return message
 
 
+def reply_text(reply: Reply, settings: SmtpSettings) -> str:
+    """The reply as the desk is shown it (`intake replies show`, the dashboard's reply
+    page): the header exactly as it goes to the SMTP server, a blank line, and the text as
+    the delegation reads it (the wire form may be quoted-printable)."""
+    message = build_email(reply, settings)
+    head = message.as_string().split("\n\n", 1)[0]
+    body = str(message.get_content())
+    return f"{head}\n\n{body}" + ("" if body.endswith("\n") else "\n")
+
+
 def _backoff(attempts: int) -> timedelta:
     """How long a reply waits after its `attempts`-th failure: the first retry is the next
     run (most failures are blips), then 1, 2, 4 ... minutes, at most an hour."""

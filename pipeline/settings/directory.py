@@ -136,6 +136,22 @@ class MissionSettings(Strict):
     senders: list[str] = Field(default_factory=list)
     # Overrides [authentication] policy for this mission (a ministry without DKIM, say).
     authentication: AuthPolicy | None = None
+    # The language of its replies when the statement's own language has no templates (or
+    # there is no statement): one that has reply templates (`load_templates` checks).
+    language: str | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().lower()
+        if not re.fullmatch(r"[a-z]{2,3}", code):
+            raise ValueError(
+                f'{value!r} is not a language code: write one such as "fr" or "es", '
+                "a language the reply templates exist for"
+            )
+        return code
 
     @field_validator("senders")
     @classmethod

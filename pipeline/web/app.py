@@ -67,6 +67,7 @@ def routes() -> list[BaseRoute]:
             middleware=SIGNED_IN,
         ),
         Route("/replies", pages.replies, methods=["GET"], middleware=SIGNED_IN),
+        Route("/replies/{id:int}", pages.reply, methods=["GET"], middleware=SIGNED_IN),
         Route("/replies/{id:int}/resend", actions.resend, methods=["POST"], middleware=SIGNED_IN),
         Route("/replies/{id:int}/cancel", actions.cancel, methods=["POST"], middleware=SIGNED_IN),
         Route("/audit", pages.audit, methods=["GET"], middleware=SIGNED_IN),

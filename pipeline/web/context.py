@@ -16,7 +16,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from pipeline.replies.templates import ReplyTemplates
+from pipeline.replies.templates import ReplyTexts
 from pipeline.settings.models import Settings
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.prepare import prepare
@@ -37,7 +37,7 @@ class WebContext:
     settings: Settings
     engine: Engine
     blobs: BlobStore
-    replies: ReplyTemplates
+    replies: ReplyTexts
     password_checks: PasswordChecks = field(default_factory=PasswordChecks)
     _prepared: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -1,6 +1,6 @@
 """The dashboard's pages (GET): the overview, the queue, one submission, missing
-statements, replies, the audit log, and the two downloads (a stored original, a
-meeting's compilation).
+statements, replies (and one reply's exact text), the audit log, and the two downloads
+(a stored original, a meeting's compilation).
 
 A page is a view from `pipeline.desk.views` put into a template; each is for signed-in
 users only (`guards.page`).
@@ -33,9 +33,13 @@ from pipeline.desk.views import (
     list_replies,
     missing_missions,
     queue_overview,
+    reply_state,
     submission_detail,
 )
 from pipeline.domain import MeetingStatus
+from pipeline.printable import visible
+from pipeline.replies.outbox import reply_text
+from pipeline.settings.models import SmtpSettings
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore, safe_filename
 from pipeline.storage.queries import list_submissions
@@ -139,6 +143,32 @@ async def replies(request: Request, user: str) -> Response:  # noqa: ARG001
         "replies.html",
         {"rows": list(reversed(rows)), "status": status_text, "statuses": list(statuses)},
     )
+
+
+def _reply_data(session: Session, reply_id: int, smtp: SmtpSettings) -> dict[str, Any]:
+    row = session.get(m.Reply, reply_id)
+    if row is None:
+        raise NotFound(f"There is no reply with the id {reply_id}.")
+    submission = session.get(m.Submission, row.submission_id) if row.submission_id else None
+    return {
+        "reply": row,
+        "state": reply_state(row),
+        "reference": submission.reference if submission else None,
+        # The text `intake replies show` prints, built by the same function.
+        "text": visible(reply_text(row, smtp), lines=True),
+    }
+
+
+@page
+async def reply(request: Request, user: str) -> Response:  # noqa: ARG001
+    """One reply exactly as it was (or will be) sent: its headers and its text."""
+    reply_id = int(request.path_params["id"])
+    smtp = context_of(request).settings.smtp
+    try:
+        data = await read(request, lambda s: _reply_data(s, reply_id, smtp))
+    except NotFound as error:
+        return error_page(request, 404, "Not found", str(error))
+    return render(request, "reply.html", data)
 
 
 @page

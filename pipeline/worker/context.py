@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from pipeline.checks.base import Check
 from pipeline.checks.registry import checks_for
-from pipeline.replies.templates import ReplyTemplates
+from pipeline.replies.templates import ReplyTexts
 from pipeline.settings.models import Settings
 from pipeline.storage import attempts
 from pipeline.storage import models as m
@@ -28,7 +28,7 @@ class RunContext:
     engine: Engine
     settings: Settings
     directory: Directory
-    templates: ReplyTemplates
+    templates: ReplyTexts
     checks: Sequence[Check]
     blobs: BlobStore
     mailbox: str
@@ -49,7 +49,7 @@ class RunContext:
 def build_context(
     settings: Settings,
     engine: Engine,
-    templates: ReplyTemplates,
+    templates: ReplyTexts,
     *,
     mailbox: str,
     uidvalidity: int,

@@ -11,7 +11,7 @@ import copy
 import hashlib
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -27,7 +27,7 @@ from pipeline.demo import samples
 from pipeline.message.parse import parse_message
 from pipeline.missions.registry import find_mission
 from pipeline.replies.compose import ComposedReply, compose_reply
-from pipeline.replies.templates import ReplyTemplates, load_templates
+from pipeline.replies.templates import ReplyTexts, load_templates
 from pipeline.settings import Settings
 from pipeline.storage.directory import Directory, MeetingRef, MissionRef
 
@@ -100,8 +100,21 @@ def own_addresses(settings: Settings) -> frozenset[str]:
 
 
 @cache
-def _templates(language: str) -> ReplyTemplates:
+def _templates(language: str) -> ReplyTexts:
     return load_templates(example_settings(replies={"language": language}))
+
+
+def templates_of(settings: Settings) -> ReplyTexts:
+    """The shipped reply texts (read once per default language) with the missions'
+    configured languages of `settings`."""
+    return replace(
+        _templates(settings.replies.language),
+        mission_languages={
+            code: mission.language
+            for code, mission in settings.missions.items()
+            if mission.language is not None
+        },
+    )
 
 
 def _screen(checks: Sequence[Check], settings: Settings) -> Callable[[Facts], bool]:
@@ -173,7 +186,7 @@ def judge(
     )
     decision = decide(run_checks(checks, facts), settings.decision)
     reply = compose_reply(
-        templates=_templates(settings.replies.language),
+        templates=templates_of(settings),
         settings=settings,
         facts=facts,
         decision=decision,
