@@ -41,6 +41,7 @@ from pipeline.desk.submission_view import (
     find_submission,
     submission_detail,
 )
+from pipeline.desk.traffic_view import IgnoredMessage, find_message, ignored_messages
 from pipeline.desk.view_base import (
     DEFAULT_ZONE,
     JsonView,
@@ -56,6 +57,7 @@ __all__ = [
     "DecisionView",
     "DocumentView",
     "EventView",
+    "IgnoredMessage",
     "JsonView",
     "MeetingOverview",
     "MeetingRow",
@@ -69,8 +71,10 @@ __all__ = [
     "countdown",
     "failed_replies",
     "find_meeting",
+    "find_message",
     "find_mission_row",
     "find_submission",
+    "ignored_messages",
     "json_value",
     "list_meetings",
     "list_missions",

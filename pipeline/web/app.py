@@ -29,7 +29,7 @@ from pipeline.settings.models import Settings
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import DatabaseError, make_engine
 from pipeline.storage.sync import SyncError
-from pipeline.web import actions, pages
+from pipeline.web import actions, files, pages
 from pipeline.web.access import SIGNED_IN
 from pipeline.web.context import WebContext
 from pipeline.web.cookie import cookie_middleware
@@ -59,6 +59,11 @@ def routes() -> list[BaseRoute]:
         Route(
             "/documents/{id:int}/download", pages.download, methods=["GET"], middleware=SIGNED_IN
         ),
+        Route(
+            "/documents/{id:int}/inline", files.letter_inline, methods=["GET"], middleware=SIGNED_IN
+        ),
+        Route("/ignored", files.ignored, methods=["GET"], middleware=SIGNED_IN),
+        Route("/messages/{id:int}/raw", files.raw_message, methods=["GET"], middleware=SIGNED_IN),
         Route("/missing", pages.missing, methods=["GET"], middleware=SIGNED_IN),
         Route(
             "/meetings/{code}/compilation.docx",

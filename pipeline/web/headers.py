@@ -20,6 +20,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
 }
+# The headers a route may set itself, to be framed by this site's own pages (the cover
+# letter on the submission page, `web/files.py`); every other route gets the defaults.
+FRAMING = ("X-Frame-Options", "Content-Security-Policy")
 
 _ERROR_PAGE = (
     "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Error</title>"
@@ -49,6 +52,8 @@ class SecurityHeadersMiddleware:
                 started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
+                    if name in FRAMING and name in headers:
+                        continue  # a route that may be framed by our own pages says so
                     headers[name] = value
                 if private:
                     # Pages show delegations' data: never kept in a shared cache.

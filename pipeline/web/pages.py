@@ -39,11 +39,13 @@ from pipeline.desk.views import (
 from pipeline.domain import MeetingStatus
 from pipeline.printable import visible
 from pipeline.replies.outbox import reply_text
+from pipeline.settings import Settings
 from pipeline.settings.models import SmtpSettings
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore, safe_filename
 from pipeline.storage.queries import list_submissions
 from pipeline.web.context import context_of, read
+from pipeline.web.files import previews_of
 from pipeline.web.forms import row_id
 from pipeline.web.guards import page
 from pipeline.web.rendering import error_page, flash, render
@@ -92,19 +94,28 @@ async def submissions(request: Request, user: str) -> Response:  # noqa: ARG001
     return render(request, "submissions.html", data)
 
 
-def _submission_data(session: Session, reference: str, blobs: BlobStore) -> dict[str, Any]:
+def _submission_data(
+    session: Session, reference: str, blobs: BlobStore, settings: Settings
+) -> dict[str, Any]:
     detail = submission_detail(session, reference, blobs)
     open_meetings = [row for row in list_meetings(session) if row.status == MeetingStatus.OPEN]
     missions = list_missions(session) if detail.mission is None else []
-    return {"s": detail, "open_meetings": open_meetings, "missions": missions}
+    return {
+        "s": detail,
+        "open_meetings": open_meetings,
+        "missions": missions,
+        "previews": previews_of(detail, blobs, settings),
+    }
 
 
 @page
 async def submission(request: Request, user: str) -> Response:  # noqa: ARG001
     reference = request.path_params["reference"]
-    blobs = context_of(request).blobs
+    ctx = context_of(request)
     try:
-        data = await read(request, lambda s: _submission_data(s, reference, blobs))
+        data = await read(
+            request, lambda s: _submission_data(s, reference, ctx.blobs, ctx.settings)
+        )
     except NotFound as error:
         return error_page(request, 404, "Not found", str(error))
     return render(request, "submission.html", data)

@@ -1,0 +1,186 @@
+"""Seeing the files on the dashboard: a registered delegation's statement as text and its
+cover letter inline on the submission page, a stranger's files never opened, and the
+mail Intake filed without answering, with its source.
+
+Real pipeline (Dovecot, SMTP, SQLite and PostgreSQL) fills the database; the dashboard is
+served by uvicorn and spoken to with httpx, as in `tests/test_web_http.py`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+
+import docx
+import pytest
+from docx.opc.constants import RELATIONSHIP_TYPE
+
+from pipeline.demo import samples
+from pipeline.demo.automatic import auto_reply_email
+from pipeline.desk.preview import statement_preview
+from pipeline.documents.safety import DEFAULT_LIMITS
+from pipeline.storage import models as m
+from pipeline.storage.db import make_engine
+from pipeline.web.accounts import add_user
+from pipeline.web.app import create_app
+from pipeline.web.files import STRANGER
+from tests.conftest import PKO_SAFETY, SUBMISSIONS, Intake, ny
+from tests.helpers.web import PASSWORD, USER, Dashboard, serve
+
+ON_TIME = ny(2021, 5, 20, 10, 0)
+STRANGER_ADDRESS = "press-office@newsdesk.example"
+
+
+@pytest.fixture
+def board(intake: Intake) -> Iterator[Dashboard]:
+    """France's submission, a stranger's, and an out-of-office reply, filed by a real run."""
+    intake.reconfigure(meetings=[dict(PKO_SAFETY)])
+    intake.deliver(
+        samples.submission_email(mission_name="France", sender="france@un.int", to=SUBMISSIONS),
+        at=ON_TIME,
+    )
+    intake.deliver(
+        samples.submission_email(mission_name="France", sender=STRANGER_ADDRESS, to=SUBMISSIONS),
+        at=ON_TIME,
+    )
+    intake.deliver(
+        auto_reply_email(
+            sender="ghana@un.int",
+            to=SUBMISSIONS,
+            original_subject="PKO-SAFETY: acknowledgement \x1b[2J",
+        ),
+        at=ON_TIME,
+    )
+    intake.run()
+    engine = make_engine(intake.settings.database_url)
+    add_user(engine, USER, PASSWORD)
+    try:
+        with serve(create_app(intake.settings, engine=engine)) as url:
+            yield Dashboard(url=url, intake=intake, engine=engine)
+    finally:
+        engine.dispose()
+
+
+def _preview_section(html: str) -> str:
+    found = re.search(r'<section class="card preview".*?</section>', html, re.DOTALL)
+    assert found, html
+    return found.group(0)
+
+
+def test_a_registered_delegations_statement_reads_as_text_beside_its_cover_letter(
+    board: Dashboard,
+) -> None:
+    """GIVEN France's accepted submission, WHEN the desk opens it, THEN the statement's
+    title and paragraphs are on the page as text, and the cover letter is framed from a
+    URL that serves the PDF inline to this site's pages only."""
+    reference = board.reference_of("france@un.int")
+    [letter] = [
+        d
+        for d in board.rows(m.Document)
+        if d.role is m.DocumentRole.COVER_LETTER
+        and d.submission_id
+        == next(s.id for s in board.rows(m.Submission) if s.reference == reference)
+    ]
+    with board.login() as client:
+        page = client.get(f"/submissions/{reference}")
+        inline = client.get(f"/documents/{letter.id}/inline")
+
+    section = _preview_section(page.text)
+    assert page.status_code == 200
+    assert '<div class="statement-text">' in section
+    assert section.count("<p>") >= 3
+    assert "<script" not in section
+    assert f'src="/documents/{letter.id}/inline"' in section
+    assert inline.status_code == 200
+    assert inline.headers["content-type"] == "application/pdf"
+    assert inline.content.startswith(b"%PDF-")
+    assert inline.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in inline.headers["content-security-policy"]
+    assert inline.headers["content-disposition"].startswith("inline")
+
+
+def test_a_strangers_files_are_not_opened_on_the_dashboard(board: Dashboard) -> None:
+    """GIVEN a submission from an address no mission registered, THEN its page says the
+    files are not opened here and offers no preview, and asking for its letter inline
+    is refused; downloading stays possible."""
+    reference = board.reference_of(STRANGER_ADDRESS)
+    submission_id = next(s.id for s in board.rows(m.Submission) if s.reference == reference)
+    documents = [d for d in board.rows(m.Document) if d.submission_id == submission_id]
+    [letter] = [d for d in documents if d.role is m.DocumentRole.COVER_LETTER]
+    with board.login() as client:
+        page = client.get(f"/submissions/{reference}")
+        inline = client.get(f"/documents/{letter.id}/inline")
+        download = client.get(f"/documents/{letter.id}/download")
+
+    section = _preview_section(page.text)
+    assert STRANGER.split(":")[0] in section
+    assert "statement-text" not in section
+    assert "<iframe" not in section
+    assert inline.status_code == 403
+    assert download.status_code == 200
+
+
+def test_mail_filed_without_a_reply_is_listed_and_its_source_readable(board: Dashboard) -> None:
+    """GIVEN an out-of-office reply in the mailbox, THEN "Not answered" lists it with why,
+    and its source opens as plain text, the escape sequence of its subject made visible."""
+    [record] = [r for r in board.rows(m.MessageRecord) if r.outcome is m.MessageOutcome.IGNORED]
+    with board.login() as client:
+        listing = client.get("/ignored")
+        source = client.get(f"/messages/{record.id}/raw")
+        missing = client.get("/messages/999999/raw")
+    with board.client() as stranger:
+        refused = stranger.get(f"/messages/{record.id}/raw")
+
+    assert listing.status_code == 200
+    assert "ghana@un.int" in listing.text
+    assert (record.reason or "").replace("_", " ") in listing.text
+    assert f'href="/messages/{record.id}/raw"' in listing.text
+    assert source.status_code == 200
+    assert source.headers["content-type"].startswith("text/plain")
+    assert "Auto-Submitted: auto-replied" in source.text
+    assert "\x1b" not in source.text
+    assert missing.status_code == 404
+    assert refused.status_code in (302, 303)
+
+
+def _hostile_statement() -> bytes:
+    document = docx.Document()
+    document.add_heading("Statement by Someone", level=1)
+    paragraph = document.add_paragraph("Read the <script>alert(1)</script> text ")
+    for target in ("javascript:alert(document.cookie)", "https://tracker.example/pixel"):
+        relationship = document.part.relate_to(
+            target, RELATIONSHIP_TYPE.HYPERLINK, is_external=True
+        )
+        link = docx.oxml.parse_xml(
+            '<w:hyperlink xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+            f'r:id="{relationship}"><w:r><w:t>click here</w:t></w:r></w:hyperlink>'
+        )
+        paragraph._p.append(link)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_a_statement_preview_keeps_text_and_drops_whatever_could_run_or_fetch() -> None:
+    """GIVEN a statement with a script written as text and links to javascript: and to an
+    outside site, THEN the preview shows the words, escapes the script, and keeps no link
+    out of the page; a file the documents stage would refuse is not converted at all."""
+    preview = statement_preview(_hostile_statement(), DEFAULT_LIMITS)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"<a>" + b" " * 50_000_000 + b"</a>")
+    refused = statement_preview(bomb.getvalue(), DEFAULT_LIMITS)
+
+    assert preview.html is not None
+    assert "Statement by Someone" in preview.html
+    assert "&lt;script&gt;" in preview.html
+    assert "<script" not in preview.html
+    assert "click here" in preview.html
+    assert "javascript:" not in preview.html
+    assert "tracker.example" not in preview.html
+    assert refused.html is None
+    assert refused.unavailable is not None
+    assert refused.unavailable.startswith("Not shown: the file was refused")
