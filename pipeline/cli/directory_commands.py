@@ -46,7 +46,10 @@ ProcedureHelp = "For a videoconference, the letter setting its procedure, e.g. S
 def _warn_if_past(meeting: m.Meeting) -> None:
     warning = deadline_warning(meeting)
     if warning:
-        cli.err.print(f"intake: warning: {warning}", markup=False)
+        cli.err.print(
+            f"intake: warning: {warning} (`intake meetings edit CODE --deadline ...`)",
+            markup=False,
+        )
 
 
 @missions_app.command("list")

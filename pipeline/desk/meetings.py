@@ -147,7 +147,7 @@ def deadline_warning(meeting: m.Meeting, now: datetime | None = None) -> str | N
     local = meeting.deadline.astimezone(ZoneInfo(meeting.timezone))
     return (
         f"the deadline of {meeting.code} ({local:%d %b %Y %H:%M %Z}) has already passed: "
-        "statements sent now are rejected as late (change it with --deadline)"
+        "statements sent now are rejected as late"
     )
 
 

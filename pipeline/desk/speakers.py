@@ -67,7 +67,7 @@ def import_speakers(
     if matched.unknown:
         raise UnknownSpeakers(matched.unknown)
     if not matched.codes:
-        raise ActionError(f"{filename} names no mission: nothing was imported")
+        raise ActionError(f"{filename} names no mission: one mission per row, by code or name")
     with session_scope(engine) as session:
         meeting = find_meeting(session, meeting_code)
         assert meeting.id is not None
