@@ -292,7 +292,7 @@ def test_an_excel_list_in_spanish_and_codes_replaces_the_earlier_list(desk: Desk
     names, ISO codes, a number column) THEN the workbook's list replaces the old one, and
     the audit log says how many it replaced."""
     desk("speakers", "import", "PKO-SAFETY", desk.file("first.csv", "FRA\nGHA\n"))
-    rows = [
+    rows: list[list[Any]] = [
         ["Orden", "Delegación"],
         [1, "España"],
         [2, "Costa de Marfil"],
