@@ -85,6 +85,8 @@ def speakers_list(
         "Mission",
         "Accepted statement",
     )
+    # Codes and references are read whole: long names fold instead.
+    table.columns[1].min_width, table.columns[3].min_width = 4, 15
     for row in rows:
         table.add_row(str(row.position), row.code, safe(row.name), row.accepted or "-")
     cli.out.print(table, soft_wrap=False)
