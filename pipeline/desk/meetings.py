@@ -31,6 +31,7 @@ __all__ = [
     "MeetingChanges",
     "MeetingEdit",
     "add_meeting",
+    "check_editable",
     "close_meeting",
     "deadline_warning",
     "edit_meeting",
@@ -183,6 +184,16 @@ def _cleared(value: str | None, current: str | None) -> str | None:
     return " ".join(value.split()) or None
 
 
+def check_editable(code: str, configured: Collection[str]) -> None:
+    """Refuse to edit a meeting of the configuration file, in one sentence."""
+    if code.strip().upper() in configured:
+        raise ActionError(
+            f"{code.strip().upper()} comes from the configuration file: edit its [[meetings]] "
+            "entry there (the file is read again at every start and would undo a change "
+            "made here)"
+        )
+
+
 def edit_meeting(
     engine: Engine,
     *,
@@ -201,12 +212,7 @@ def edit_meeting(
         )
     with session_scope(engine) as session:
         meeting = find_meeting(session, code)
-        if meeting.code in configured:
-            raise ActionError(
-                f"{meeting.code} comes from the configuration file: edit its [[meetings]] "
-                "entry there (the file is read again at every start and would undo a change "
-                "made here)"
-            )
+        check_editable(meeting.code, configured)
         zone = ZoneInfo(meeting.timezone)
         letter = _letter_settings(
             changes.meeting_format or meeting.meeting_format,

@@ -29,7 +29,9 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Words of a heading row, in the six languages (compared as `_key` makes them).
 _HEADINGS = frozenset(
     {
-        "#", "no", "no.", "n°", "order", "code", "iso", "iso3", "iso code", "name", "mission",
+        "#", "no", "no.", "n°", "nº", "n.", "№", "number", "numero", "order", "ordre", "orden",
+        "rang", "порядок", "номер", "序号", "编号", "الرقم", "الترتيب", "code", "iso", "iso3",
+        "iso code", "name", "mission",
         "missions", "delegation", "delegations", "speaker", "speakers", "country", "state",
         "member state", "entity", "pays", "etat", "orateur", "orateurs", "pais", "estado",
         "delegacion", "orador", "oradores", "страна", "делегация", "государство", "代表团",

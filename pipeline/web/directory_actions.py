@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from pipeline.desk.actions import ActionError, add_meeting, add_sender, remove_sender
-from pipeline.desk.meetings import MeetingEdit, deadline_warning, edit_meeting
+from pipeline.desk.meetings import MeetingEdit, check_editable, deadline_warning, edit_meeting
 from pipeline.desk.speakers import (
     MAX_FILE_BYTES,
     SpeakersImport,
@@ -92,6 +92,7 @@ async def edit_meeting_form(request: Request, user: str, form: FormData) -> Resp
     configured = configured_codes(request)
 
     def work() -> MeetingEdit | None:
+        check_editable(code, configured)
         with Session(ctx.ready()) as session:
             before = shown(find_meeting(session, code))  # what the form showed
         changes = changes_from({**values, "code": before["code"]}, before)
