@@ -14,9 +14,10 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -25,6 +26,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
 
 from pipeline.cli.app import app as intake_app
+from pipeline.desk.digest_build import build_digest
 from pipeline.desk.errors import ActionError
 from pipeline.desk.speaker_files import match_rows, mission_by_name, read_rows
 from pipeline.storage import models as m
@@ -427,3 +429,22 @@ def test_at_80_columns_the_speakers_and_missing_tables_stay_readable(desk: Desk)
     for code in ("GBR", "VAT", "COD", "GHA"):
         assert code in missing.stdout
     assert "Holy See" in missing.stdout
+
+
+def test_the_daily_digest_counts_the_inscribed_speakers_once_a_meeting_has_a_list(
+    desk: Desk,
+) -> None:
+    """GIVEN PKO-SAFETY's list (France, Ghana, Spain; France accepted) WHEN the digest is
+    written the day before the deadline THEN it counts 2 of 3 inscribed speakers, not the
+    registered missions."""
+    desk("speakers", "import", "PKO-SAFETY", desk.file("list.csv", "FRA\nGHA\nESP\n"))
+    zone = ZoneInfo("America/New_York")
+
+    with Session(desk.engine) as session:
+        digest = build_digest(
+            session, since=None, now=datetime(2021, 5, 23, 12, tzinfo=UTC), zone=zone
+        )
+
+    [row] = digest.not_submitted
+    assert (row.meeting, row.missing, row.registered, row.inscribed) == ("PKO-SAFETY", 2, 3, True)
+    assert "PKO-SAFETY  2 of 3 inscribed speakers" in digest.render_text()
