@@ -201,6 +201,45 @@ def test_the_models_and_the_newest_migration_agree(engine: Engine) -> None:
     )
 
 
+def test_migration_0006_adds_lists_of_speakers_with_one_row_per_mission(engine: Engine) -> None:
+    """GIVEN a database at 0005 WHEN it is upgraded THEN it has the list of speakers, where a
+    mission is on a meeting's list once at most; a downgrade takes the table away again."""
+    upgrade_schema(engine, "0005")
+    assert "speaker" not in sa.inspect(engine).get_table_names()
+
+    upgrade_schema(engine, "0006")
+    speaker = sa.table(
+        "speaker",
+        sa.column("meeting_id"),
+        sa.column("mission_id"),
+        sa.column("position"),
+        sa.column("created_at"),
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO mission (id, code, name, kind, names) "
+                "VALUES (1, 'FRA', 'France', 'member_state', '{}')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO meeting (id, code, title, date, timezone, deadline, word_limit, "
+                "length_policy, status, meeting_format, briefers, created_at) VALUES (1, "
+                "'PKO-SAFETY', 'Peacekeeping', '2021-05-24', 'America/New_York', "
+                "'2021-05-25 03:59:59', 500, 'note', 'open', 'in_person', '[]', "
+                "'2021-05-01 00:00:00')"
+            )
+        )
+        row = {"meeting_id": 1, "mission_id": 1, "created_at": datetime(2021, 5, 1)}
+        connection.execute(speaker.insert().values(position=1, **row))
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(speaker.insert().values(position=2, **row))
+
+    downgrade_schema(engine, "0005")
+    assert "speaker" not in sa.inspect(engine).get_table_names()
+
+
 def test_a_column_added_without_a_migration_is_noticed(engine: Engine) -> None:
     init_schema(engine)
     changed = sa.MetaData()

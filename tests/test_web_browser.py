@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
+from pipeline.configuration import parse_settings
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from pipeline.web.accounts import add_user
 from pipeline.web.app import create_app
 from tests.conftest import IN_CI, Intake, text_of
+from tests.helpers.filed import MEETING, Filed, file_debate
 from tests.helpers.web import PASSWORD, USER, fill, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -217,6 +219,97 @@ def test_a_desk_officer_cancels_a_reply_waiting_for_the_mail_server(
     intake.run()
     assert intake.replies() == []
     assert desk.problems == []
+
+
+@pytest.fixture(params=[1366, 1024], ids=lambda width: f"{width}px")
+def laptop(request: pytest.FixtureRequest, tmp_path: Path, browser: Browser) -> Iterator[Desk]:
+    """A desk officer on a laptop screen 1366 or 1024 pixels wide, over a SQLite database
+    where France has an accepted statement for PKO-SAFETY."""
+    width: int = request.param
+    data = tmp_path / "data"
+    file_debate(data, [Filed("FRA", "fr", "Déclaration de la France", ("Texte.",))])
+    settings = parse_settings(
+        {"paths": {"data_dir": str(data)}, "meetings": [dict(MEETING)]}, environ={}
+    )
+    engine = make_engine(settings.database_url)
+    add_user(engine, USER, PASSWORD)
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    context.set_default_timeout(20_000)
+    try:
+        with serve(create_app(settings, engine=engine)) as url:
+            yield Desk(context.new_page(), url, SCREENSHOTS / "directory" / f"{width}px")
+    finally:
+        context.close()
+        engine.dispose()
+
+
+def fits_the_screen(page: Page) -> bool:
+    """No sideways scrolling: the page is no wider than the window."""
+    fits: bool = page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    return fits
+
+
+def test_a_desk_officer_adds_a_meeting_and_uploads_its_list_of_speakers(
+    laptop: Desk, tmp_path: Path
+) -> None:
+    """GIVEN a laptop screen WHEN a desk officer adds a meeting with the form (a wrong
+    presidency first), then uploads PKO-SAFETY's list of speakers (a file with an unknown
+    row first) THEN each error is shown on its form, what was done is said, and no page
+    is wider than the screen."""
+    page = laptop.page
+    laptop.sign_in()
+    page.get_by_role("link", name="Add a meeting").click()
+    page.locator("input[name=code]").fill("WPS-2031")
+    page.locator("input[name=title]").fill("Women and peace and security")
+    page.locator("input[name=date]").fill("2031-10-21")
+    page.locator("select[name=format]").select_option("videoconference")
+    page.locator("input[name=president]").fill("Martin Kimani")
+    page.locator("input[name=presidency]").fill("XX")
+    laptop.shot("01-new-meeting-form")
+    page.get_by_role("button", name="Add the meeting").click()
+    expect(page.locator(".form-error")).to_contain_text("presidency: unknown mission code 'XX'")
+    expect(page.locator("input[name=title]")).to_have_value("Women and peace and security")
+    assert fits_the_screen(page)
+    laptop.shot("02-new-meeting-refused")
+
+    page.locator("input[name=presidency]").fill("KEN")
+    page.get_by_role("button", name="Add the meeting").click()
+    expect(page.locator(".flash-ok")).to_have_text("Meeting WPS-2031 added.")
+    expect(page.get_by_role("heading", name=re.compile("WPS-2031"))).to_be_visible()
+    assert fits_the_screen(page)
+    laptop.shot("03-meeting-page")
+
+    page.goto(laptop.url + "/meetings/PKO-SAFETY")
+    expect(page.locator(".deadline-warning")).to_contain_text("has already passed")
+    bad = tmp_path / "speakers-with-a-typo.csv"
+    bad.write_text("Délégation\nFrance\nGhanna\nEspaña\n", encoding="utf-8")
+    page.locator("input[name=file]").set_input_files(str(bad))
+    page.get_by_role("button", name="Import the list", exact=True).click()
+    expect(page.locator(".speakers .form-error")).to_contain_text("1 row names no mission (row 3)")
+    expect(page.locator("table.unknown-rows")).to_contain_text("Ghanna")
+    assert fits_the_screen(page)
+    laptop.shot("04-speakers-refused")
+
+    good = tmp_path / "speakers.csv"
+    good.write_text("Délégation\nFrance\nGhana\nEspaña\n", encoding="utf-8")
+    page.locator("input[name=file]").set_input_files(str(good))
+    page.get_by_role("button", name="Import the list", exact=True).click()
+    expect(page.locator(".flash-ok")).to_have_text("3 speakers imported for PKO-SAFETY.")
+    expect(page.get_by_role("heading", name="List of speakers (3)")).to_be_visible()
+    expect(page.get_by_role("link", name="PKO-SAFETY-0001")).to_be_visible()
+    assert fits_the_screen(page)
+    laptop.shot("05-speakers-imported")
+
+    page.get_by_role("link", name="who is missing?").click()
+    expect(page.locator(".missing-summary")).to_contain_text(
+        "2 of the 3 inscribed speakers have not submitted"
+    )
+    assert fits_the_screen(page)
+    laptop.shot("06-missing-against-the-list")
+    # The two refused forms came back as 400 on purpose; nothing else went wrong.
+    assert [p for p in laptop.problems if "status of 400" not in p] == []
 
 
 def test_screenshots_go_to_an_ignored_folder() -> None:

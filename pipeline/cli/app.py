@@ -24,6 +24,7 @@ from pipeline.cli import (
     ops,
     reply_commands,
     run_commands,
+    speaker_commands,
     submission_commands,
     texts_commands,
     web_commands,
@@ -55,6 +56,7 @@ app.add_typer(reply_commands.replies_app, name="replies")
 app.add_typer(reply_commands.messages_app, name="messages")
 app.add_typer(directory_commands.missions_app, name="missions")
 app.add_typer(directory_commands.meetings_app, name="meetings")
+app.add_typer(speaker_commands.speakers_app, name="speakers")
 app.command("digest")(ops.digest_command)
 app.command("health")(ops.health_command)
 app.command("web")(web_commands.web_command)

@@ -1,5 +1,5 @@
 """The directory on the command line: `intake missions list|show|add-sender|remove-sender`
-(who may send for whom) and `intake meetings list|add|close` (what takes statements).
+(who may send for whom) and `intake meetings list|add|edit|close` (what takes statements).
 
 Changes record who made them: `--by NAME`, else INTAKE_DESK_USER, else the login name.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlmodel import Session
@@ -17,12 +18,38 @@ from pipeline.cli.common import actor
 from pipeline.cli.desk_common import ByOption, JsonOption, database, new_table, print_json
 from pipeline.console import safe, submissions_table
 from pipeline.desk import actions, views
+from pipeline.desk.meetings import MeetingChanges, deadline_warning, edit_meeting
 from pipeline.domain import LengthPolicy, MeetingFormat
+from pipeline.storage import models as m
 
 __all__ = ["meetings_app", "missions_app"]
 
 missions_app = typer.Typer(help="Missions and the addresses that may speak for them.")
 meetings_app = typer.Typer(help="Meetings that take written statements.")
+
+
+DeadlineOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--deadline",
+        formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        help="Local time; default: the end of the meeting day.",
+    ),
+]
+FormatHelp = "How the Council meets; named in the compilation letter."
+PresidentHelp = "Who signs the compilation letter, e.g. 'Zhang Jun'."
+PresidencyHelp = "The presiding member's ISO alpha-3 code, e.g. CHN."
+BrieferHelp = "A briefer with their title, as the letter names them (repeat)."
+ProcedureHelp = "For a videoconference, the letter setting its procedure, e.g. S/2020/372."
+
+
+def _warn_if_past(meeting: m.Meeting) -> None:
+    warning = deadline_warning(meeting)
+    if warning:
+        cli.err.print(
+            f"intake: warning: {warning} (`intake meetings edit CODE --deadline ...`)",
+            markup=False,
+        )
 
 
 @missions_app.command("list")
@@ -127,41 +154,16 @@ def meetings_add(
     title: Annotated[str, typer.Option("--title", help="The meeting's title.")],
     day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="The meeting day.")],
     timezone: Annotated[str, typer.Option("--timezone")] = "America/New_York",
-    deadline: Annotated[
-        datetime | None,
-        typer.Option(
-            "--deadline",
-            formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-            help="Local time; default: the end of the meeting day.",
-        ),
-    ] = None,
+    deadline: DeadlineOption = None,
     word_limit: Annotated[int, typer.Option("--word-limit", min=1)] = 500,
     length_policy: Annotated[LengthPolicy, typer.Option("--length-policy")] = LengthPolicy.NOTE,
     meeting_format: Annotated[
-        MeetingFormat,
-        typer.Option("--format", help="How the Council meets; named in the compilation letter."),
+        MeetingFormat, typer.Option("--format", help=FormatHelp)
     ] = MeetingFormat.IN_PERSON,
-    president: Annotated[
-        str | None,
-        typer.Option("--president", help="Who signs the compilation letter, e.g. 'Zhang Jun'."),
-    ] = None,
-    presidency: Annotated[
-        str | None,
-        typer.Option("--presidency", help="The presiding member's ISO alpha-3 code, e.g. CHN."),
-    ] = None,
-    briefers: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--briefer", help="A briefer with their title, as the letter names them (repeat)."
-        ),
-    ] = None,
-    procedure: Annotated[
-        str | None,
-        typer.Option(
-            "--procedure",
-            help="For a videoconference, the letter setting its procedure, e.g. S/2020/372.",
-        ),
-    ] = None,
+    president: Annotated[str | None, typer.Option("--president", help=PresidentHelp)] = None,
+    presidency: Annotated[str | None, typer.Option("--presidency", help=PresidencyHelp)] = None,
+    briefers: Annotated[list[str] | None, typer.Option("--briefer", help=BrieferHelp)] = None,
+    procedure: Annotated[str | None, typer.Option("--procedure", help=ProcedureHelp)] = None,
     by: ByOption = None,
 ) -> None:
     """Open a new meeting for written statements (without editing the configuration),
@@ -189,6 +191,76 @@ def meetings_add(
         f"deadline {meeting.deadline.isoformat()}",
         markup=False,
     )
+    _warn_if_past(meeting)
+
+
+@meetings_app.command("edit")
+def meetings_edit(
+    code: Annotated[str, typer.Argument(help="The meeting's code.")],
+    title: Annotated[str | None, typer.Option("--title", help="The meeting's title.")] = None,
+    day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            help="The meeting day (a deadline at the end of the old day moves with it).",
+        ),
+    ] = None,
+    deadline: Annotated[
+        datetime | None,
+        typer.Option(
+            "--deadline", formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"], help="Local time."
+        ),
+    ] = None,
+    word_limit: Annotated[int | None, typer.Option("--word-limit", min=1)] = None,
+    meeting_format: Annotated[
+        MeetingFormat | None, typer.Option("--format", help=FormatHelp)
+    ] = None,
+    president: Annotated[
+        str | None, typer.Option("--president", help=PresidentHelp + " '' clears it.")
+    ] = None,
+    presidency: Annotated[str | None, typer.Option("--presidency", help=PresidencyHelp)] = None,
+    briefers: Annotated[
+        list[str] | None,
+        typer.Option("--briefer", help=BrieferHelp + " Replaces the list; '' empties it."),
+    ] = None,
+    procedure: Annotated[str | None, typer.Option("--procedure", help=ProcedureHelp)] = None,
+    by: ByOption = None,
+) -> None:
+    """Change what is given of a meeting added with `intake meetings add` (a meeting of the
+    configuration file is edited there); recorded in the audit log."""
+    changes = MeetingChanges(
+        title=title,
+        day=day.date() if day else None,
+        deadline=deadline,
+        word_limit=word_limit,
+        president=president,
+        presidency=presidency,
+        meeting_format=meeting_format,
+        briefers=briefers,
+        procedure=procedure,
+    )
+    with database() as (current, engine):
+        edit = edit_meeting(
+            engine,
+            code=code,
+            changes=changes,
+            actor=actor(by),
+            configured={meeting.code for meeting in current.meetings},
+        )
+    if edit.changed:
+        local = edit.meeting.deadline.astimezone(ZoneInfo(edit.meeting.timezone))
+        cli.out.print(
+            f"intake: meeting {edit.meeting.code} changed: {', '.join(edit.changed)}; "
+            f"deadline {local.isoformat()}",
+            markup=False,
+        )
+    else:
+        cli.out.print(
+            f"intake: meeting {edit.meeting.code} unchanged: it has those values already",
+            markup=False,
+        )
+    _warn_if_past(edit.meeting)
 
 
 @meetings_app.command("close")

@@ -288,22 +288,25 @@ def missing_command(
     meeting: Annotated[str, typer.Argument(help="The meeting's code.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Registered missions that have no accepted statement for the meeting yet."""
+    """Who has no accepted statement for the meeting yet: the inscribed speakers once the
+    meeting has a list of speakers (`intake speakers import`), else every registered
+    mission."""
     with database() as (_current, engine), Session(engine) as session:
-        rows = views.missing_missions(session, meeting)
+        report = views.missing_report(session, meeting)
     if as_json:
-        print_json([row.as_json() for row in rows])
+        print_json([row.as_json() for row in report.rows])
         return
     table = new_table(
-        f"Not yet submitted for {meeting.upper()} ({len(rows)})",
+        report.summary()[:1].upper() + report.summary()[1:],
         "Code",
         "Mission",
         "Sender addresses",
         "Sent so far",
     )
-    for row in rows:
+    for row in report.rows:
         sent = ", ".join(f"{s['reference']} ({s['status']})" for s in row.submissions)
-        table.add_row(row.code, safe(row.name), safe(", ".join(row.senders)), sent or "-")
+        senders = ", ".join(row.senders) or "none registered"
+        table.add_row(row.code, safe(row.name), safe(senders), sent or "-")
     cli.out.print(table, soft_wrap=False)
 
 

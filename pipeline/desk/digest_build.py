@@ -17,7 +17,7 @@ from pipeline.desk.digest_content import (
     NotYetSubmitted,
     UpcomingDeadline,
 )
-from pipeline.desk.views import failed_replies, list_missions, missing_missions
+from pipeline.desk.views import failed_replies, list_missions, missing_report
 from pipeline.domain import MeetingStatus
 from pipeline.storage import models as m
 from pipeline.storage.queries import list_submissions
@@ -119,13 +119,15 @@ def build_digest(
                     time_left=meeting.deadline - now,
                 )
             )
+        report = missing_report(session, meeting.code)
         not_submitted.append(
             NotYetSubmitted(
                 meeting=meeting.code,
                 title=meeting.title,
                 deadline=local_deadline,
-                missing=len(missing_missions(session, meeting.code)),
-                registered=registered,
+                missing=len(report.rows),
+                registered=report.inscribed or registered,
+                inscribed=report.against_list,
             )
         )
     return Digest(

@@ -66,13 +66,15 @@ class UpcomingDeadline:
 
 @dataclass(frozen=True)
 class NotYetSubmitted:
-    """Registered missions (with a sender address) without an accepted statement."""
+    """Registered missions (with a sender address) without an accepted statement; or,
+    when the meeting has a list of speakers, the inscribed ones (`inscribed`)."""
 
     meeting: str
     title: str
     deadline: datetime  # in the meeting's own zone
     missing: int
-    registered: int
+    registered: int  # out of how many: registered missions, or inscribed speakers
+    inscribed: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,8 @@ class Digest:
             lines.append("  No open meeting with a deadline ahead.")
         for row in self.not_submitted:
             lines.append(
-                f"  {row.meeting}  {row.missing} of {row.registered} registered missions "
+                f"  {row.meeting}  {row.missing} of {row.registered} "
+                f"{'inscribed speakers' if row.inscribed else 'registered missions'} "
                 f"(deadline {_short(row.deadline, _zone_of(row))})"
             )
         lines += [

@@ -134,8 +134,37 @@ class MissingMission(JsonView):
     submissions: list[dict[str, str]]
 
 
-def missing_missions(session: Session, meeting_code: str) -> list[MissingMission]:
-    """Registered missions (with at least one sender address) with no accepted statement."""
+@dataclass(frozen=True)
+class MissingReport(JsonView):
+    """Who has not submitted, and against what: the meeting's list of speakers when it
+    has one (`inscribed` > 0), else every registered mission."""
+
+    meeting: str
+    inscribed: int  # missions on the list of speakers; 0 when the meeting has no list
+    rows: list[MissingMission]
+
+    @property
+    def against_list(self) -> bool:
+        return self.inscribed > 0
+
+    def summary(self) -> str:
+        """One sentence saying how many are missing, and out of what."""
+        if self.against_list:
+            return (
+                f"{len(self.rows)} of the {self.inscribed} inscribed speakers have not "
+                f"submitted an accepted statement for {self.meeting}"
+            )
+        plural = "s" if len(self.rows) != 1 else ""
+        return (
+            f"{len(self.rows)} registered mission{plural} without an accepted statement for "
+            f"{self.meeting} (no list of speakers: `intake speakers import`)"
+        )
+
+
+def missing_report(session: Session, meeting_code: str) -> MissingReport:
+    """With a list of speakers: the inscribed missions with no accepted statement, in the
+    list's order, and only those. Without: registered missions (with at least one sender
+    address) with no accepted statement."""
     meeting = find_meeting(session, meeting_code)
     submitted: dict[int, list[dict[str, str]]] = {}
     accepted: set[int] = set()
@@ -150,20 +179,35 @@ def missing_missions(session: Session, meeting_code: str) -> list[MissingMission
             {"reference": submission.reference, "status": submission.status.value}
         )
     missions = {mi.code: mi for mi in session.exec(select(m.Mission))}
-    rows = []
-    for row in list_missions(session, registered_only=True):
-        mission = missions[row.code]
-        if mission.id in accepted:
-            continue
-        rows.append(
-            MissingMission(
-                code=row.code,
-                name=row.name,
-                senders=row.senders,
-                submissions=submitted.get(mission.id or 0, []),
-            )
+    senders = {row.code: row.senders for row in list_missions(session)}
+    inscribed = [
+        mission
+        for _speaker, mission in session.exec(
+            select(m.Speaker, m.Mission)
+            .join(m.Mission, col(m.Speaker.mission_id) == col(m.Mission.id))
+            .where(m.Speaker.meeting_id == meeting.id)
+            .order_by(col(m.Speaker.position))
         )
-    return rows
+    ]
+    candidates = inscribed or [
+        missions[row.code] for row in list_missions(session, registered_only=True)
+    ]
+    rows = [
+        MissingMission(
+            code=mission.code,
+            name=mission.name,
+            senders=senders.get(mission.code, []),
+            submissions=submitted.get(mission.id or 0, []),
+        )
+        for mission in candidates
+        if mission.id not in accepted
+    ]
+    return MissingReport(meeting=meeting.code, inscribed=len(inscribed), rows=rows)
+
+
+def missing_missions(session: Session, meeting_code: str) -> list[MissingMission]:
+    """The missing of `missing_report`: against the list of speakers when there is one."""
+    return missing_report(session, meeting_code).rows
 
 
 def list_replies(

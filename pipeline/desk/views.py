@@ -12,6 +12,7 @@ from __future__ import annotations
 from pipeline.desk.directory_view import (
     MeetingRow,
     MissingMission,
+    MissingReport,
     MissionDetail,
     MissionRow,
     audit_log,
@@ -21,6 +22,7 @@ from pipeline.desk.directory_view import (
     list_missions,
     list_replies,
     missing_missions,
+    missing_report,
     mission_detail,
 )
 from pipeline.desk.queue_view import (
@@ -62,6 +64,7 @@ __all__ = [
     "MeetingOverview",
     "MeetingRow",
     "MissingMission",
+    "MissingReport",
     "MissionDetail",
     "MissionRow",
     "NotFound",
@@ -80,6 +83,7 @@ __all__ = [
     "list_missions",
     "list_replies",
     "missing_missions",
+    "missing_report",
     "mission_detail",
     "queue_overview",
     "reply_json",

@@ -3,6 +3,7 @@
 - a mail is recorded once per (mailbox, UIDVALIDITY, UID): the ledger;
 - a ledger entry becomes at most one submission;
 - a decision is answered by at most one reply, and a reply has one Message-ID;
+- a mission is on a meeting's list of speakers at most once;
 - a meeting has at most one *accepted* submission per mission (a partial unique index):
   a newer one supersedes the older in the same transaction.
 """
@@ -139,6 +140,8 @@ class AuditKind(StrEnum):
     SENDER_REMOVED = "sender_removed"
     MEETING_ADDED = "meeting_added"
     MEETING_CLOSED = "meeting_closed"
+    MEETING_EDITED = "meeting_edited"
+    SPEAKERS_IMPORTED = "speakers_imported"
     DIGEST_SENT = "digest_sent"
     RUN_FINISHED = "run_finished"
     # The dashboard's doors (actor: the desk user; "intake" for a failure or a lockout,
@@ -188,6 +191,20 @@ class SenderAddress(SQLModel, table=True):
     mission_id: int = Field(foreign_key="mission.id", index=True)
     address: str = Field(max_length=320, unique=True)
     source: str = Field(default="config", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Speaker(SQLModel, table=True):
+    """A mission inscribed on a meeting's list of speakers: what `intake missing` checks
+    submissions against once the list exists. Imported as a whole (`intake speakers
+    import`), so a list is never half one file and half another."""
+
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "mission_id", name="uq_speaker_mission"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    mission_id: int = Field(foreign_key="mission.id")
+    position: int  # the row's order on the list, from 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -29,7 +29,7 @@ from pipeline.settings.models import Settings
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import DatabaseError, make_engine
 from pipeline.storage.sync import SyncError
-from pipeline.web import actions, files, pages
+from pipeline.web import actions, directory_actions, directory_pages, files, pages
 from pipeline.web.access import SIGNED_IN
 from pipeline.web.context import WebContext
 from pipeline.web.cookie import cookie_middleware
@@ -65,6 +65,37 @@ def routes() -> list[BaseRoute]:
         Route("/ignored", files.ignored, methods=["GET"], middleware=SIGNED_IN),
         Route("/messages/{id:int}/raw", files.raw_message, methods=["GET"], middleware=SIGNED_IN),
         Route("/missing", pages.missing, methods=["GET"], middleware=SIGNED_IN),
+        Route(
+            "/meetings", directory_actions.add_meeting_form, methods=["POST"], middleware=SIGNED_IN
+        ),
+        Route("/meetings/new", directory_pages.new_meeting, methods=["GET"], middleware=SIGNED_IN),
+        Route("/meetings/{code}", directory_pages.meeting, methods=["GET"], middleware=SIGNED_IN),
+        Route(
+            "/meetings/{code}/edit",
+            directory_actions.edit_meeting_form,
+            methods=["POST"],
+            middleware=SIGNED_IN,
+        ),
+        Route(
+            "/meetings/{code}/speakers",
+            directory_actions.upload_speakers,
+            methods=["POST"],
+            middleware=SIGNED_IN,
+        ),
+        Route("/missions", directory_pages.missions, methods=["GET"], middleware=SIGNED_IN),
+        Route("/missions/{code}", directory_pages.mission, methods=["GET"], middleware=SIGNED_IN),
+        Route(
+            "/missions/{code}/senders",
+            directory_actions.add_sender_form,
+            methods=["POST"],
+            middleware=SIGNED_IN,
+        ),
+        Route(
+            "/missions/{code}/senders/remove",
+            directory_actions.remove_sender_form,
+            methods=["POST"],
+            middleware=SIGNED_IN,
+        ),
         Route(
             "/meetings/{code}/compilation.docx",
             pages.compilation,

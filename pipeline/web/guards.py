@@ -76,12 +76,20 @@ def page(handler: Page) -> Endpoint:
 def action(handler: Action) -> Endpoint:
     """A form post by a signed-in user, refused (403) unless it carries the session's CSRF
     token."""
+    return _guarded(handler, max_files=0)
 
+
+def upload(handler: Action) -> Endpoint:
+    """An action whose form carries one file (`enctype="multipart/form-data"`)."""
+    return _guarded(handler, max_files=1)
+
+
+def _guarded(handler: Action, *, max_files: int) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         user = signed_in(request)
         if user is None:
             return to_login(request)
-        form = await request.form(max_files=0, max_fields=50)
+        form = await request.form(max_files=max_files, max_fields=50)
         if not csrf_valid(request.session, form.get(CSRF_FIELD)):
             log.warning("refused a form without a valid CSRF token: %s %s", user, request.url.path)
             return forbidden(request)

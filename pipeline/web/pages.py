@@ -31,7 +31,7 @@ from pipeline.desk.views import (
     list_meetings,
     list_missions,
     list_replies,
-    missing_missions,
+    missing_report,
     queue_overview,
     reply_state,
     submission_detail,
@@ -131,8 +131,9 @@ async def missing(request: Request, user: str) -> Response:  # noqa: ARG001
         if not chosen:
             open_codes = [row.code for row in meetings if row.status == MeetingStatus.OPEN]
             chosen = open_codes[0] if len(open_codes) == 1 else ""
-        rows = missing_missions(session, chosen) if chosen else None
-        return {"meetings": meetings, "meeting": chosen, "rows": rows}
+        report = missing_report(session, chosen) if chosen else None
+        rows = report.rows if report else None
+        return {"meetings": meetings, "meeting": chosen, "rows": rows, "report": report}
 
     try:
         data = await read(request, work)
