@@ -9,6 +9,13 @@ the dashboard and the digest import them by.
 
 from __future__ import annotations
 
+from pipeline.desk.attention import (
+    KIND_TITLES,
+    Attention,
+    AttentionItem,
+    AttentionKind,
+    attention,
+)
 from pipeline.desk.directory_view import (
     MeetingRow,
     MissingMission,
@@ -30,6 +37,7 @@ from pipeline.desk.queue_view import (
     countdown,
     failed_replies,
     queue_overview,
+    replies_with_errors,
     time_span,
     withheld_replies,
 )
@@ -52,7 +60,11 @@ from pipeline.desk.view_base import (
 
 __all__ = [
     "DEFAULT_ZONE",
+    "KIND_TITLES",
     "WITHHELD_SPAN",
+    "Attention",
+    "AttentionItem",
+    "AttentionKind",
     "DecisionView",
     "DocumentView",
     "EventView",
@@ -65,6 +77,7 @@ __all__ = [
     "NotFound",
     "QueueOverview",
     "SubmissionDetail",
+    "attention",
     "audit_log",
     "countdown",
     "failed_replies",
@@ -78,6 +91,7 @@ __all__ = [
     "missing_missions",
     "mission_detail",
     "queue_overview",
+    "replies_with_errors",
     "reply_json",
     "reply_state",
     "submission_detail",
