@@ -74,11 +74,17 @@ def safe_console(**options: Any) -> Console:
 STATUS_COLOURS = {"accepted": "green", "rejected": "red", "held": "yellow", "superseded": "dim"}
 
 
-def stamp(moment: datetime, *, year: bool = False) -> str:
-    """A time as the desk reads it, always with its zone: '20 May 10:00 EDT'. Aware times
-    keep their zone (a meeting's, or UTC from the database); a naive one is UTC."""
+def stamp(moment: datetime, *, year: bool = False, lines: int = 1) -> str:
+    """A time as the desk reads it, always with its zone: '20 May 10:00 EDT' (with
+    `lines=2`, the clock under the date). Aware times keep their zone (a meeting's, or
+    UTC from the database); a naive one is UTC."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.strftime("%d %b %Y %H:%M %Z" if year else "%d %b %H:%M %Z")
+    day = aware.strftime("%d %b %Y" if year else "%d %b")
+    return day + ("\n" if lines == 2 else " ") + aware.strftime("%H:%M %Z")
+
+
+# Narrower than this (columns), the submissions table puts each time on two lines.
+NARROW = 100
 
 
 def longest_word(texts: Iterable[str], *, cap: int) -> int:
@@ -87,10 +93,14 @@ def longest_word(texts: Iterable[str], *, cap: int) -> int:
     return min(max((len(word) for text in texts for word in text.split()), default=1), cap)
 
 
-def submissions_table(rows: Sequence[SubmissionRow], title: str | None = None) -> Table:
+def submissions_table(
+    rows: Sequence[SubmissionRow], title: str | None = None, *, width: int | None = None
+) -> Table:
     """The queue as a table that fits an 80-column terminal: references, times, statuses
     and counts never wrap; mission names and reasons (in plain words) wrap at spaces, in
-    columns at least as wide as their longest word. Everything from an email is escaped."""
+    columns at least as wide as their longest word. Below 100 columns (`width`, the
+    console's) the time takes two lines. Everything from an email is escaped."""
+    narrow = width is not None and width < NARROW
     names = [row.mission_name or row.sender or "?" for row in rows]
     reasons = [reason_text(row.reasons) for row in rows]
     table = Table(
@@ -101,14 +111,12 @@ def submissions_table(rows: Sequence[SubmissionRow], title: str | None = None) -
         show_edge=False,
     )
     table.add_column("Reference", no_wrap=True)
-    # "20 May 10:00 EDT", or on two lines ("20 May", "10:00 EDT") when space is short.
-    table.add_column("Received", min_width=9)
-    table.add_column("Mission", overflow="fold", ratio=3, min_width=longest_word(names, cap=13))
+    table.add_column("Received", no_wrap=True)
+    table.add_column("Mission", overflow="fold", min_width=longest_word(names, cap=13))
     table.add_column("Status", no_wrap=True)
     table.add_column(
         "Reasons",
         overflow="fold",
-        ratio=4,
         min_width=longest_word((r for rs in reasons for r in rs), cap=12),
     )
     table.add_column("Words", justify="right", no_wrap=True)
@@ -117,7 +125,7 @@ def submissions_table(rows: Sequence[SubmissionRow], title: str | None = None) -
         colour = STATUS_COLOURS.get(row.status, "white")
         table.add_row(
             safe(row.reference),
-            stamp(row.received_at),
+            stamp(row.received_at, lines=2 if narrow else 1),
             safe(name),
             f"[{colour}]{row.status}[/]",
             "\n".join(safe(label) for label in labels),

@@ -86,7 +86,8 @@ def queue_command(as_json: JsonOption = False) -> None:
         )
         if meeting.held:
             cli.out.print(
-                submissions_table(meeting.held, title="  Held for a human"), soft_wrap=False
+                submissions_table(meeting.held, title="  Held for a human", width=cli.out.width),
+                soft_wrap=False,
             )
         if meeting.reply_errors:
             table = new_table(
@@ -102,7 +103,8 @@ def queue_command(as_json: JsonOption = False) -> None:
             cli.out.print(table, soft_wrap=False)
         if meeting.newest:
             cli.out.print(
-                submissions_table(meeting.newest, title="  Newest arrivals"), soft_wrap=False
+                submissions_table(meeting.newest, title="  Newest arrivals", width=cli.out.width),
+                soft_wrap=False,
             )
     if overview.withheld_replies:
         total = sum(overview.withheld_replies.values())
@@ -114,7 +116,9 @@ def queue_command(as_json: JsonOption = False) -> None:
     if overview.unrouted_held:
         cli.out.print(
             submissions_table(
-                overview.unrouted_held, title="Held, no meeting (accept with --meeting CODE)"
+                overview.unrouted_held,
+                title="Held, no meeting (accept with --meeting CODE)",
+                width=cli.out.width,
             ),
             soft_wrap=False,
         )
@@ -161,7 +165,7 @@ def submissions_list(
     if as_json:
         print_json([row.as_json() for row in rows])
         return
-    cli.out.print(submissions_table(rows), soft_wrap=False)
+    cli.out.print(submissions_table(rows, width=cli.out.width), soft_wrap=False)
 
 
 def show_command(

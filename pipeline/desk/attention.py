@@ -231,7 +231,7 @@ def _held_command(ref: str, meeting: str | None, codes: list[str], *, by_desk: b
     if not by_desk and RETRY_REASONS.intersection(codes):
         return f"intake messages retry {ref}"
     if meeting is None:
-        return f'intake submissions accept {ref} --meeting CODE --reason "..." (or reject)'
+        return f'intake submissions accept {ref} --meeting CODE --reason "..."'
     return f'intake submissions accept|reject {ref} --reason "..."'
 
 
@@ -265,8 +265,11 @@ def _reply_items(session: Session) -> list[AttentionItem]:
             what = f"Failed after {reply.attempts} attempt(s): {error}"
             command = f"intake replies resend {reply.id}"
         else:
-            what = f"Still waiting after {reply.attempts} attempt(s): {error}"
-            command = f"intake health (is SMTP up?); intake replies show {reply.id}"
+            what = (
+                f"Still waiting after {reply.attempts} attempt(s), tried again by itself: "
+                f"{error}; is the mail server up (intake health)?"
+            )
+            command = f"intake replies show {reply.id}"
         items.append(
             AttentionItem(
                 kind=AttentionKind.REPLY_ERROR,

@@ -17,7 +17,7 @@ from pipeline.desk.digest_content import (
     NotYetSubmitted,
     UpcomingDeadline,
 )
-from pipeline.desk.views import failed_replies, list_missions, missing_missions
+from pipeline.desk.views import attention, failed_replies, list_missions, missing_missions
 from pipeline.domain import MeetingStatus
 from pipeline.storage import models as m
 from pipeline.storage.queries import list_submissions
@@ -138,6 +138,7 @@ def build_digest(
         failed_replies=failed,
         deadlines=deadlines,
         not_submitted=not_submitted,
+        attention=attention(session, now=now),
     )
 
 
