@@ -163,7 +163,7 @@ def test_the_queue_and_the_replies_fit_the_window(desk: Desk, path: str) -> None
     assert [t for t in times if t.strip() and not ZONED_TIME.search(t)] == []
     if path == "/submissions":
         expect(table).to_contain_text("Cover letter is a scan: verify by eye")
-        expect(table.locator(".reason-label").first).to_have_attribute(
+        expect(table.locator(".reason-label", has_text="Cover letter is a scan")).to_have_attribute(
             "title", "cover_letter_unverified"
         )
         expect(table).to_contain_text("Saint Vincent and the Grenadines")

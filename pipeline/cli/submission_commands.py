@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.padding import Padding
 from sqlmodel import Session
 
 from pipeline.cli import common as cli
@@ -58,9 +59,12 @@ def print_attention(attention: views.Attention) -> None:
                 )
                 if part
             )
-            cli.out.print(f"  {safe(head)}")
-            cli.out.print(f"    {safe(item.what)}")
-            cli.out.print(f"    [dim]next:[/] {safe(item.command)}")
+            # Wrapped at the terminal's width, continuation lines indented.
+            cli.out.print(Padding(safe(head), (0, 0, 0, 2)), soft_wrap=False)
+            cli.out.print(Padding(safe(item.what), (0, 0, 0, 4)), soft_wrap=False)
+            cli.out.print(
+                Padding(f"[dim]next:[/] {safe(item.command)}", (0, 0, 0, 4)), soft_wrap=False
+            )
 
 
 def queue_command(as_json: JsonOption = False) -> None:

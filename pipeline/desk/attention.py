@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from pipeline.desk.directory_view import list_missions, missing_missions
-from pipeline.desk.view_base import JsonView, reply_json
+from pipeline.desk.view_base import DEFAULT_ZONE, JsonView, reply_json
 from pipeline.domain import MeetingStatus
 from pipeline.resources.reason_labels import reason_text
 from pipeline.storage import models as m
@@ -139,6 +139,7 @@ def _submission_items(session: Session) -> list[AttentionItem]:
         )
     )
     meetings = {mt.id: mt.code for mt in session.exec(select(m.Meeting))}
+    zones = {mt.id: ZoneInfo(mt.timezone) for mt in session.exec(select(m.Meeting))}
     missions = {mi.id: mi.name for mi in session.exec(select(m.Mission))}
     records = {
         r.id: r
@@ -166,7 +167,10 @@ def _submission_items(session: Session) -> list[AttentionItem]:
             "reference": ref,
             "meeting": meeting,
             "who": who,
-            "since": submission.received_at,
+            # In the meeting's zone, as the queue shows it (New York without a meeting).
+            "since": submission.received_at.astimezone(
+                zones.get(submission.meeting_id, DEFAULT_ZONE)
+            ),
             "link": _page(ref),
         }
         if submission.status is m.SubmissionStatus.HELD:
@@ -208,7 +212,7 @@ def _submission_items(session: Session) -> list[AttentionItem]:
                 AttentionItem(
                     kind=AttentionKind.UNVERIFIED_LETTER,
                     what="Cover letter is a scan: check the addressee and signature by eye, "
-                    "reject it with a reason if they are wrong",
+                    "then accept it again (--no-notify) or reject it with a reason",
                     reasons=codes,
                     note=None,
                     noted_by=None,
@@ -280,7 +284,7 @@ def _reply_items(session: Session) -> list[AttentionItem]:
                 reasons=[],
                 note=None,
                 noted_by=None,
-                since=reply.created_at,
+                since=reply.created_at.astimezone(DEFAULT_ZONE),
                 command=command,
                 link="/replies?" + urlencode({"status": reply.status.value}),
                 reply=data,
