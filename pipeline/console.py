@@ -13,9 +13,11 @@ through `json_text`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from rich import box
 from rich.console import (
     Console,
     ConsoleOptions,
@@ -29,6 +31,7 @@ from rich.segment import Segment
 from rich.table import Table
 
 from pipeline.printable import visible, visible_json
+from pipeline.resources.reason_labels import reason_text
 from pipeline.storage.queries import SubmissionRow
 
 
@@ -71,24 +74,61 @@ def safe_console(**options: Any) -> Console:
 STATUS_COLOURS = {"accepted": "green", "rejected": "red", "held": "yellow", "superseded": "dim"}
 
 
-def submissions_table(rows: Sequence[SubmissionRow], title: str | None = None) -> Table:
-    """The queue as a table. Everything that came from an email is escaped."""
-    table = Table(title=title or f"Submissions ({len(rows)})", title_justify="left")
+def stamp(moment: datetime, *, year: bool = False, lines: int = 1) -> str:
+    """A time as the desk reads it, always with its zone: '20 May 10:00 EDT' (with
+    `lines=2`, the clock under the date). Aware times keep their zone (a meeting's, or
+    UTC from the database); a naive one is UTC."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    day = aware.strftime("%d %b %Y" if year else "%d %b")
+    return day + ("\n" if lines == 2 else " ") + aware.strftime("%H:%M %Z")
+
+
+# Narrower than this (columns), the submissions table puts each time on two lines.
+NARROW = 100
+
+
+def longest_word(texts: Iterable[str], *, cap: int) -> int:
+    """The longest word among `texts`, at most `cap`: a column this wide wraps them at
+    spaces and never splits a word (a longer one, an address, say, is folded)."""
+    return min(max((len(word) for text in texts for word in text.split()), default=1), cap)
+
+
+def submissions_table(
+    rows: Sequence[SubmissionRow], title: str | None = None, *, width: int | None = None
+) -> Table:
+    """The queue as a table that fits an 80-column terminal: references, times, statuses
+    and counts never wrap; mission names and reasons (in plain words) wrap at spaces, in
+    columns at least as wide as their longest word. Below 100 columns (`width`, the
+    console's) the time takes two lines. Everything from an email is escaped."""
+    narrow = width is not None and width < NARROW
+    names = [row.mission_name or row.sender or "?" for row in rows]
+    reasons = [reason_text(row.reasons) for row in rows]
+    table = Table(
+        title=title or f"Submissions ({len(rows)})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),
+        show_edge=False,
+    )
     table.add_column("Reference", no_wrap=True)
     table.add_column("Received", no_wrap=True)
-    table.add_column("Mission", overflow="fold")
+    table.add_column("Mission", overflow="fold", min_width=longest_word(names, cap=13))
     table.add_column("Status", no_wrap=True)
-    table.add_column("Reasons", overflow="fold", min_width=16)
-    table.add_column("Words", justify="right")
-    table.add_column("Reply", overflow="fold", min_width=14)
-    for row in rows:
+    table.add_column(
+        "Reasons",
+        overflow="fold",
+        min_width=longest_word((r for rs in reasons for r in rs), cap=12),
+    )
+    table.add_column("Words", justify="right", no_wrap=True)
+    table.add_column("Reply", overflow="fold", min_width=9)
+    for row, name, labels in zip(rows, names, reasons, strict=True):
         colour = STATUS_COLOURS.get(row.status, "white")
         table.add_row(
             safe(row.reference),
-            row.received_at.strftime("%d %b %H:%M %Z"),
-            safe(row.mission_name or row.sender or "?"),
+            stamp(row.received_at, lines=2 if narrow else 1),
+            safe(name),
             f"[{colour}]{row.status}[/]",
-            "\n".join(safe(reason) for reason in row.reasons),
+            "\n".join(safe(label) for label in labels),
             str(row.word_count) if row.word_count is not None else "",
             safe(_reply_cell(row)),
         )

@@ -27,6 +27,7 @@ from pipeline.desk.digest import DigestResult, send_digest
 from pipeline.desk.health import check_health
 from pipeline.mailbox.imap import MailboxLoginFailed
 from pipeline.replies.smtp import SmtpUnavailable
+from pipeline.resources.reason_labels import reason_text
 from pipeline.storage import models as m
 from pipeline.storage.db import describe_url, make_engine
 from pipeline.storage.prepare import prepare
@@ -158,7 +159,13 @@ def test_the_desk_receives_a_digest_of_what_was_filed_held_and_failed(intake: In
     assert f"held: {held_row.reference}" in text
     assert "Held for a decision by the desk: 1" in text
     assert f"{held_row.reference} JPN Japan <{held_row.sender}>" in text
-    assert ", ".join(held_row.reasons) in text
+    assert "; ".join(reason_text(held_row.reasons)) in text  # in words, not codes
+    # It opens with what needs attention, each item with its next step.
+    attention = text.split("New submissions since")[0]
+    assert f"{held_row.reference} · Japan" in attention
+    assert f"next: intake submissions accept {held_row.reference} --meeting CODE" in attention
+    assert "Failed after 1 attempt(s): the SMTP server refused the message: 554" in attention
+    assert "next: intake replies resend" in attention
     assert "Replies that failed to send: 1" in text
     assert "acknowledgement to brazil@un.int, 1 attempt(s)" in text
     assert "554" in text

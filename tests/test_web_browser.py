@@ -13,44 +13,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from pipeline.configuration import parse_settings
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from pipeline.web.accounts import add_user
 from pipeline.web.app import create_app
-from tests.conftest import IN_CI, Intake, text_of
+from tests.conftest import Intake, text_of
+from tests.helpers.browser import SCREENSHOTS, chromium
 from tests.helpers.filed import MEETING, Filed, file_debate
 from tests.helpers.web import PASSWORD, USER, fill, serve
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: apt-get install chromium"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Desk:

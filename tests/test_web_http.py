@@ -437,6 +437,29 @@ def test_the_desk_cancels_a_waiting_reply_next_to_it_and_it_never_goes_out(
 # -- what came from an email is text, never markup ---------------------------------------------
 
 
+def test_a_background_refresh_shows_the_desks_hold_and_leaves_the_flash_for_the_next_page(
+    dashboard: Dashboard,
+) -> None:
+    """GIVEN the desk holds Brazil's statement with a reason (a flash message waits)
+    WHEN the overview refreshes itself in the background meanwhile
+    THEN the refreshed overview lists the hold with the desk's own reason, and the flash
+    message is still there for the page the desk opens next."""
+    reference = dashboard.reference_of("brazil@un.int")
+    with dashboard.login() as client:
+        token = token_of(client.get(f"/submissions/{reference}"))
+        decided = client.post(
+            f"/submissions/{reference}/decide",
+            data={"csrf_token": token, "action": "hold", "reason": "Calling the mission"},
+        )
+        refreshed = client.get("/", headers={"X-Intake-Refresh": "1"})
+        opened = client.get(f"/submissions/{reference}")
+
+    assert decided.status_code == 303
+    assert f"Held by {USER}: Calling the mission" in refreshed.text
+    assert 'class="flash' not in refreshed.text
+    assert f"{reference} is now held" in opened.text
+
+
 def test_a_subject_and_a_file_name_with_a_script_render_as_text(dashboard: Dashboard) -> None:
     reference = dashboard.reference_of("brazil@un.int")
     with dashboard.login() as client:
@@ -458,11 +481,14 @@ def test_a_subject_and_a_file_name_with_a_script_render_as_text(dashboard: Dashb
         }
 
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    # Only our own files; the list pages also keep themselves current.
+    refreshing = {"/", "/submissions", "/replies"}
     for path, html in pages.items():
         assert "<script>alert" not in html, path
-        assert re.findall(r"<script\b[^>]*>", html) == [
-            '<script src="/static/countdown.js" defer>'
-        ], path
+        scripts = ['<script src="/static/countdown.js" defer>']
+        if path in refreshing:
+            scripts.append('<script src="/static/refresh.js" defer>')
+        assert re.findall(r"<script\b[^>]*>", html) == scripts, path
     assert f"{escaped}.docx" in pages["/submissions"]  # the statement's file name
     assert f"statement {escaped}" in pages[f"/submissions/{reference}"]  # the subject
     assert f"{escaped}.docx" in pages[f"/submissions/{reference}"]

@@ -90,7 +90,7 @@ def missions_show(
         cli.out.print(f"  {safe(sender['address'])}  [dim]({sender['source']})[/]")
     if not detail.senders:
         cli.out.print("  none: `intake missions add-sender CODE ADDRESS`")
-    cli.out.print(submissions_table(detail.submissions), soft_wrap=False)
+    cli.out.print(submissions_table(detail.submissions, width=cli.out.width), soft_wrap=False)
 
 
 @missions_app.command("add-sender")

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.padding import Padding
 from sqlmodel import Session
 
 from pipeline.cli import common as cli
@@ -25,10 +26,11 @@ from pipeline.cli.desk_common import (
     print_json,
     send_replies,
 )
-from pipeline.console import STATUS_COLOURS, safe, submissions_table
+from pipeline.console import STATUS_COLOURS, safe, stamp, submissions_table
 from pipeline.desk import actions, views
 from pipeline.desk.views import countdown
 from pipeline.replies.templates import load_templates
+from pipeline.resources.reason_labels import reason_label
 from pipeline.storage import models as m
 from pipeline.storage.blobs import BlobStore
 from pipeline.storage.db import init_schema, make_engine
@@ -39,13 +41,41 @@ __all__ = ["missing_command", "queue_command", "submissions_app"]
 submissions_app = typer.Typer(help="The queue of submissions, as the service desk sees it.")
 
 
+def print_attention(attention: views.Attention) -> None:
+    """What needs the desk, kind by kind: each item, what is wrong, and the next step."""
+    if not attention.items:
+        cli.out.print("[bold]Needs attention:[/] nothing.")
+        return
+    cli.out.print(f"[bold]Needs attention ({len(attention.items)})[/]")
+    for _kind, title, items in attention.groups:
+        cli.out.print(f"\n  [bold]{title} ({len(items)})[/]")
+        for item in items:
+            head = " · ".join(
+                part
+                for part in (
+                    item.reference or item.meeting,
+                    item.who,
+                    stamp(item.since) if item.since else None,
+                )
+                if part
+            )
+            # Wrapped at the terminal's width, continuation lines indented.
+            cli.out.print(Padding(safe(head), (0, 0, 0, 2)), soft_wrap=False)
+            cli.out.print(Padding(safe(item.what), (0, 0, 0, 4)), soft_wrap=False)
+            cli.out.print(
+                Padding(f"[dim]next:[/] {safe(item.command)}", (0, 0, 0, 4)), soft_wrap=False
+            )
+
+
 def queue_command(as_json: JsonOption = False) -> None:
-    """Per open meeting: counts by status, time left, held items, failed replies, newest."""
+    """What needs attention first (held, quarantined, replies with errors, scans to verify,
+    deadlines near); then per open meeting: counts, time left, held items, newest."""
     with database() as (_current, engine), Session(engine) as session:
         overview = views.queue_overview(session, now=m.utcnow())
     if as_json:
         print_json(overview.as_json())
         return
+    print_attention(overview.attention)
     if not overview.meetings:
         cli.out.print("No open meeting. `intake meetings list` shows them all.")
     for meeting in overview.meetings:
@@ -55,18 +85,21 @@ def queue_command(as_json: JsonOption = False) -> None:
         )
         cli.out.print(
             f"\n[bold]{safe(meeting.code)}[/]  {safe(meeting.title)}\n"
-            f"  deadline {meeting.deadline:%a %d %b %Y %H:%M %Z} "
+            f"  deadline {stamp(meeting.deadline, year=True)} "
             f"([bold]{countdown(meeting.time_left)}[/])\n  {counts}"
         )
         if meeting.held:
             cli.out.print(
-                submissions_table(meeting.held, title="  Held for a human"), soft_wrap=False
+                submissions_table(meeting.held, title="  Held for a human", width=cli.out.width),
+                soft_wrap=False,
             )
-        if meeting.failed_replies:
-            table = new_table("  Replies that failed to send", "Reply", "Reference", "To", "Error")
-            for reply in meeting.failed_replies:
+        if meeting.reply_errors:
+            table = new_table(
+                "  Replies failed or waiting with an error", "Reply", "Reference", "To", "Error"
+            )
+            for reply in meeting.reply_errors:
                 table.add_row(
-                    str(reply["id"]),
+                    f"{reply['id']} {reply['status']}",
                     safe(reply["reference"] or ""),
                     safe(reply["to"]),
                     safe(reply["last_error"] or ""),
@@ -74,7 +107,8 @@ def queue_command(as_json: JsonOption = False) -> None:
             cli.out.print(table, soft_wrap=False)
         if meeting.newest:
             cli.out.print(
-                submissions_table(meeting.newest, title="  Newest arrivals"), soft_wrap=False
+                submissions_table(meeting.newest, title="  Newest arrivals", width=cli.out.width),
+                soft_wrap=False,
             )
     if overview.withheld_replies:
         total = sum(overview.withheld_replies.values())
@@ -86,7 +120,9 @@ def queue_command(as_json: JsonOption = False) -> None:
     if overview.unrouted_held:
         cli.out.print(
             submissions_table(
-                overview.unrouted_held, title="Held, no meeting (accept with --meeting CODE)"
+                overview.unrouted_held,
+                title="Held, no meeting (accept with --meeting CODE)",
+                width=cli.out.width,
             ),
             soft_wrap=False,
         )
@@ -133,7 +169,7 @@ def submissions_list(
     if as_json:
         print_json([row.as_json() for row in rows])
         return
-    cli.out.print(submissions_table(rows), soft_wrap=False)
+    cli.out.print(submissions_table(rows, width=cli.out.width), soft_wrap=False)
 
 
 def show_command(
@@ -154,7 +190,7 @@ def show_command(
         ("Mission", f"{detail.mission_name or '(unregistered)'} ({detail.mission or '-'})"),
         ("Sender", detail.sender or "-"),
         ("Subject", detail.subject or "-"),
-        ("Received", f"{detail.received_at:%a %d %b %Y %H:%M %Z}"),
+        ("Received", stamp(detail.received_at, year=True)),
         ("Message-ID", detail.message_id or "-"),
         ("Original mail", str(detail.raw_message_path or "-")),
     ]
@@ -195,10 +231,12 @@ def show_command(
 
     decisions = new_table("Decisions", "When", "By", "Status", "Reasons / note")
     for decision in detail.decisions:
-        reasons = ", ".join(f"{r['code']} ({r['action']})" for r in decision.reasons)
+        reasons = ", ".join(
+            f"{reason_label(r['code'])} ({r['code']}: {r['action']})" for r in decision.reasons
+        )
         note = "; ".join(x for x in (reasons, decision.note or "") if x)
         decisions.add_row(
-            f"{decision.created_at:%d %b %H:%M}",
+            stamp(decision.created_at),
             safe(decision.decided_by),
             decision.status,
             safe(note),

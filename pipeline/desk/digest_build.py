@@ -17,7 +17,12 @@ from pipeline.desk.digest_content import (
     NotYetSubmitted,
     UpcomingDeadline,
 )
-from pipeline.desk.views import failed_replies, list_missions, missing_report
+from pipeline.desk.views import (
+    attention,
+    failed_replies,
+    list_missions,
+    missing_report,
+)
 from pipeline.domain import MeetingStatus
 from pipeline.storage import models as m
 from pipeline.storage.queries import list_submissions
@@ -140,6 +145,7 @@ def build_digest(
         failed_replies=failed,
         deadlines=deadlines,
         not_submitted=not_submitted,
+        attention=attention(session, now=now),
     )
 
 

@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.desk.views import time_span
+from pipeline.desk.views import Attention, time_span
 from pipeline.replies.templates import format_local, zone_label
+from pipeline.resources.reason_labels import reason_text
 from pipeline.storage import models as m
 
 # Long SMTP errors are cut in the digest; the full text is in `intake submissions show`.
@@ -88,6 +89,8 @@ class Digest:
     failed_replies: list[FailedReply]
     deadlines: list[UpcomingDeadline]
     not_submitted: list[NotYetSubmitted] = field(default_factory=list)
+    # The same list as the dashboard's overview and `intake queue`.
+    attention: Attention = field(default_factory=Attention)
 
     @property
     def new_total(self) -> int:
@@ -116,6 +119,8 @@ class Digest:
             lines.append(f"Period: {format_local(self.since, zone)}")
             lines.append(f"    to {format_local(self.now, zone)}.")
 
+        lines += ["", *_attention_lines(self.attention, zone)]
+
         lines += ["", _heading(f"New submissions since the last digest: {self.new_total}")]
         if not self.new:
             lines.append("  None.")
@@ -140,7 +145,7 @@ class Digest:
         for item in self.held:
             who = " ".join(p for p in (item.mission, item.mission_name) if p) or "unknown mission"
             sender = f" <{item.sender}>" if item.sender else ""
-            reasons = ", ".join(item.reasons) or "no reason recorded"
+            reasons = "; ".join(reason_text(item.reasons)) or "no reason recorded"
             lines.append(f"  {item.reference}  {who}{sender}")
             lines.append(
                 f"    received {_short(item.received_at, zone)}; "
@@ -202,6 +207,7 @@ class Digest:
                 for a in self.new
             ],
             "ignored": self.ignored,
+            "attention": self.attention.as_json()["items"],
             "held": [
                 {
                     "reference": h.reference,
@@ -236,6 +242,22 @@ class Digest:
                 for n in self.not_submitted
             ],
         }
+
+
+def _attention_lines(attention: Attention, zone: ZoneInfo) -> list[str]:
+    """Each item: where, who, since when; what is wrong; the next step."""
+    lines = [_heading(f"Needs attention: {len(attention.items)}")]
+    if not attention.items:
+        lines.append("  Nothing.")
+    for _kind, title, items in attention.groups:
+        lines.append(f"  {title} ({len(items)})")
+        for item in items:
+            when = _short(item.since, zone) if item.since else ""
+            head = " · ".join(p for p in (item.reference or item.meeting, item.who, when) if p)
+            lines.append(f"    {head}")
+            lines.append(f"      {_cut(item.what)}")
+            lines.append(f"      next: {item.command}")
+    return lines
 
 
 def _heading(text: str) -> str:

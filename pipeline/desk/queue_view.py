@@ -1,6 +1,7 @@
 """The queue per open meeting (`intake queue`, the dashboard's overview): counts, time
-left, what is held, replies that failed or were withheld, the newest arrivals; and the
-one countdown wording the CLI, the dashboard and the digest use."""
+left, what is held, replies that failed, wait with an error or were withheld, the newest
+arrivals, and what needs attention (`attention.py`); and the one countdown wording the
+CLI, the dashboard and the digest use."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from pipeline.desk.attention import Attention, attention, erroneous_replies
 from pipeline.desk.view_base import (
     JsonView,
     reply_json,
@@ -54,6 +56,8 @@ class MeetingOverview(JsonView):
     held: list[SubmissionRow]
     failed_replies: list[dict[str, Any]]
     newest: list[SubmissionRow]
+    # Failed, or still waiting after an error (an SMTP server that refuses, say).
+    reply_errors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def deadline_passed(self) -> bool:
@@ -67,6 +71,17 @@ class QueueOverview(JsonView):
     unrouted_held: list[SubmissionRow] = field(default_factory=list)
     # Automatic replies withheld in the last `WITHHELD_SPAN`, by why ("hourly_cap", ...).
     withheld_replies: dict[str, int] = field(default_factory=dict)
+    attention: Attention = field(default_factory=Attention)
+
+    @property
+    def open_meetings(self) -> list[MeetingOverview]:
+        """Open meetings whose deadline is still ahead."""
+        return [mt for mt in self.meetings if not mt.deadline_passed]
+
+    @property
+    def passed_meetings(self) -> list[MeetingOverview]:
+        """Meetings not closed yet whose deadline has passed (the compilation's time)."""
+        return [mt for mt in self.meetings if mt.deadline_passed]
 
 
 WITHHELD_SPAN = timedelta(hours=24)
@@ -95,6 +110,15 @@ def failed_replies(session: Session, meeting_id: int | None = None) -> list[dict
     return rows
 
 
+def replies_with_errors(session: Session, meeting_id: int | None = None) -> list[dict[str, Any]]:
+    """Failed replies, and those still waiting (pending, being sent) after an error."""
+    return [
+        reply_json(reply, submission)
+        for reply, submission in erroneous_replies(session)
+        if meeting_id is None or (submission is not None and submission.meeting_id == meeting_id)
+    ]
+
+
 def queue_overview(session: Session, *, now: datetime, newest: int = 5) -> QueueOverview:
     meetings = list(
         session.exec(
@@ -120,6 +144,7 @@ def queue_overview(session: Session, *, now: datetime, newest: int = 5) -> Queue
                 held=[row for row in rows if row.status == m.SubmissionStatus.HELD.value],
                 failed_replies=failed_replies(session, meeting.id),
                 newest=sorted(rows, key=lambda r: r.received_at, reverse=True)[:newest],
+                reply_errors=replies_with_errors(session, meeting.id),
             )
         )
     unrouted = [
@@ -132,4 +157,5 @@ def queue_overview(session: Session, *, now: datetime, newest: int = 5) -> Queue
         meetings=overviews,
         unrouted_held=unrouted,
         withheld_replies=withheld_replies(session, since=now - WITHHELD_SPAN),
+        attention=attention(session, now=now),
     )

@@ -9,6 +9,13 @@ the dashboard and the digest import them by.
 
 from __future__ import annotations
 
+from pipeline.desk.attention import (
+    KIND_TITLES,
+    Attention,
+    AttentionItem,
+    AttentionKind,
+    attention,
+)
 from pipeline.desk.directory_view import (
     MeetingRow,
     MissingMission,
@@ -32,6 +39,7 @@ from pipeline.desk.queue_view import (
     countdown,
     failed_replies,
     queue_overview,
+    replies_with_errors,
     time_span,
     withheld_replies,
 )
@@ -55,7 +63,11 @@ from pipeline.desk.view_base import (
 
 __all__ = [
     "DEFAULT_ZONE",
+    "KIND_TITLES",
     "WITHHELD_SPAN",
+    "Attention",
+    "AttentionItem",
+    "AttentionKind",
     "DecisionView",
     "DocumentView",
     "EventView",
@@ -70,6 +82,7 @@ __all__ = [
     "NotFound",
     "QueueOverview",
     "SubmissionDetail",
+    "attention",
     "audit_log",
     "countdown",
     "failed_replies",
@@ -86,6 +99,7 @@ __all__ = [
     "missing_report",
     "mission_detail",
     "queue_overview",
+    "replies_with_errors",
     "reply_json",
     "reply_state",
     "submission_detail",

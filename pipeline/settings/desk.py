@@ -95,6 +95,9 @@ class WebSettings(Strict):
     login_failures_per_address: int = Field(default=20, ge=1)
     login_failure_window_minutes: int = Field(default=15, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
+    # The overview, queue and replies pages fetch their data again this often (seconds),
+    # keeping whatever the desk is typing; 0 turns it off.
+    refresh_seconds: int = Field(default=45, ge=0, le=3600)
 
     @field_validator("secret_key")
     @classmethod

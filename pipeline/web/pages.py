@@ -56,7 +56,12 @@ log = logging.getLogger(__name__)
 @page
 async def overview(request: Request, user: str) -> Response:  # noqa: ARG001
     data = await read(request, lambda s: queue_overview(s, now=m.utcnow()))
-    return render(request, "overview.html", {"overview": data})
+    return render(request, "overview.html", {"overview": data}, refresh=_refresh(request))
+
+
+def _refresh(request: Request) -> int:
+    """How often a list page fetches its data again (`[web] refresh_seconds`)."""
+    return context_of(request).settings.web.refresh_seconds
 
 
 def _queue_data(
@@ -91,7 +96,7 @@ async def submissions(request: Request, user: str) -> Response:  # noqa: ARG001
     data = await read(request, lambda s: _queue_data(s, meeting, status, mission))
     data["filters"] = {"meeting": meeting or "", "status": status_text, "mission": mission or ""}
     data["statuses"] = list(statuses)
-    return render(request, "submissions.html", data)
+    return render(request, "submissions.html", data, refresh=_refresh(request))
 
 
 def _submission_data(
@@ -154,6 +159,7 @@ async def replies(request: Request, user: str) -> Response:  # noqa: ARG001
         request,
         "replies.html",
         {"rows": list(reversed(rows)), "status": status_text, "statuses": list(statuses)},
+        refresh=_refresh(request),
     )
 
 

@@ -19,11 +19,15 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from pipeline.desk.views import DEFAULT_ZONE, countdown
+from pipeline.resources.reason_labels import reason_label
 from pipeline.web.access import current_user
 from pipeline.web.csrf import CSRF_FIELD, csrf_token
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SESSION_FLASH = "flash"
+# Sent by `static/refresh.js` when it fetches a page's data again: the flash messages
+# are left for the page the desk opens next.
+REFRESH_HEADER = "x-intake-refresh"
 
 
 def _local(value: datetime) -> datetime:
@@ -79,6 +83,7 @@ def _environment() -> jinja2.Environment:
     env.filters["size"] = format_size
     env.filters["countdown"] = countdown
     env.filters["plain"] = _plain
+    env.filters["reason"] = reason_label
     env.globals["qs"] = lambda **params: urlencode({k: v for k, v in params.items() if v})
     return env
 
@@ -94,14 +99,24 @@ def flash(request: Request, kind: str, text: str) -> None:
 
 
 def render(
-    request: Request, name: str, context: Mapping[str, Any] | None = None, status_code: int = 200
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    status_code: int = 200,
+    *,
+    refresh: int = 0,
 ) -> Response:
+    """The page; with `refresh` (seconds) it updates its data regions by itself and says
+    when it last did."""
+    refreshing = request.headers.get(REFRESH_HEADER) == "1"
     values: dict[str, Any] = {
         "user": current_user(request),
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token(request.session),
-        "flashes": request.session.pop(SESSION_FLASH, []),
+        "flashes": [] if refreshing else request.session.pop(SESSION_FLASH, []),
         "path": request.url.path,
+        "refresh": refresh,
+        "rendered_at": datetime.now(UTC),
     }
     values.update(context or {})
     return _templates.TemplateResponse(request, name, values, status_code=status_code)
