@@ -16,17 +16,20 @@ from collections.abc import Iterator
 import docx
 import pytest
 from docx.opc.constants import RELATIONSHIP_TYPE
+from playwright.sync_api import Browser, expect
 
 from pipeline.demo import samples
 from pipeline.demo.automatic import auto_reply_email
 from pipeline.desk.preview import statement_preview
 from pipeline.documents.safety import DEFAULT_LIMITS
+from pipeline.resources.reason_labels import reason_label
 from pipeline.storage import models as m
 from pipeline.storage.db import make_engine
 from pipeline.web.accounts import add_user
 from pipeline.web.app import create_app
 from pipeline.web.files import STRANGER
 from tests.conftest import PKO_SAFETY, SUBMISSIONS, Intake, ny
+from tests.helpers.browser import SCREENSHOTS, chromium
 from tests.helpers.web import PASSWORD, USER, Dashboard, serve
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
@@ -135,7 +138,8 @@ def test_mail_filed_without_a_reply_is_listed_and_its_source_readable(board: Das
 
     assert listing.status_code == 200
     assert "ghana@un.int" in listing.text
-    assert (record.reason or "").replace("_", " ") in listing.text
+    assert f'title="{record.reason}"' in listing.text
+    assert reason_label(record.reason or "") in listing.text
     assert f'href="/messages/{record.id}/raw"' in listing.text
     assert source.status_code == 200
     assert source.headers["content-type"].startswith("text/plain")
@@ -184,3 +188,68 @@ def test_a_statement_preview_keeps_text_and_drops_whatever_could_run_or_fetch() 
     assert refused.html is None
     assert refused.unavailable is not None
     assert refused.unavailable.startswith("Not shown: the file was refused")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.mark.parametrize("width", [1366, 1024])
+def test_in_a_browser_the_desk_reads_what_was_sent_and_what_was_not_answered(
+    board: Dashboard, browser: Browser, width: int
+) -> None:
+    """GIVEN a desk officer at a 1366 px laptop or a 1024 px window, WHEN they open France's
+    submission, THEN the statement reads as text beside the framed cover letter, without
+    sideways scrolling or a refused resource; AND "Not answered" lists the out-of-office
+    reply, whose source opens as plain text."""
+    reference = board.reference_of("france@un.int")
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "response",
+        lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    folder = SCREENSHOTS / "files" / f"{width}"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        page.goto(f"{board.url}/submissions/{reference}")
+        page.get_by_label("User name").fill(USER)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        sent = page.get_by_role("heading", name="What was sent")
+        expect(sent).to_be_visible()
+        statement = page.locator(".statement-text")
+        expect(statement.locator("p").first).to_be_visible()
+        assert len(statement.inner_text().split()) > 100
+        expect(page.locator("iframe.letter-frame")).to_have_attribute(
+            "src", re.compile(r"^/documents/\d+/inline$")
+        )
+        page.locator("#preview").scroll_into_view_if_needed()
+        page.screenshot(path=str(folder / "submission-what-was-sent.png"), full_page=True)
+        scrolls = page.evaluate(
+            "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+        )
+
+        page.get_by_role("link", name="Not answered").click()
+        expect(page.get_by_role("heading", name="Mail filed without a reply")).to_be_visible()
+        row = page.locator("tr", has_text="ghana@un.int")
+        expect(row).to_be_visible()
+        page.screenshot(path=str(folder / "not-answered.png"), full_page=True)
+        source_link = row.get_by_role("link", name="View source").get_attribute("href")
+        assert source_link is not None
+        # (A plain-text page has no icon of its own: Chromium asks for /favicon.ico.)
+        on_pages = list(problems)
+        page.goto(board.url + source_link)
+        source = page.locator("body").inner_text()
+    finally:
+        context.close()
+
+    assert not scrolls
+    assert "Auto-Submitted: auto-replied" in source
+    assert on_pages == []
