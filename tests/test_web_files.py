@@ -30,6 +30,7 @@ from pipeline.web.app import create_app
 from pipeline.web.files import STRANGER
 from tests.conftest import PKO_SAFETY, SUBMISSIONS, Intake, ny
 from tests.helpers.browser import SCREENSHOTS, chromium
+from tests.helpers.commands import intake_command, one_line
 from tests.helpers.web import PASSWORD, USER, Dashboard, serve
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
@@ -253,3 +254,28 @@ def test_in_a_browser_the_desk_reads_what_was_sent_and_what_was_not_answered(
     assert not scrolls
     assert "Auto-Submitted: auto-replied" in source
     assert on_pages == []
+
+
+def test_on_the_command_line_the_desk_lists_what_was_not_answered_and_reads_its_source(
+    board: Dashboard,
+) -> None:
+    """GIVEN the out-of-office reply filed without an answer, WHEN the desk runs `intake
+    messages ignored` in an 80-column terminal, THEN it is listed with why in words; AND
+    `intake messages source ID` prints it as it arrived, its escape made visible; an
+    unknown id is one sentence and exit 1."""
+    [record] = [r for r in board.rows(m.MessageRecord) if r.outcome is m.MessageOutcome.IGNORED]
+    config = board.intake.write_config()
+
+    listed = intake_command("messages", "ignored", config=config, env={"COLUMNS": "80"})
+    source = intake_command("messages", "source", str(record.id), config=config)
+    unknown = intake_command("messages", "source", "999999", config=config)
+
+    assert listed.returncode == 0, listed.stderr
+    assert "ghana@un.int" in listed.stdout
+    assert "Automatic reply" in listed.stdout
+    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    assert source.returncode == 0, source.stderr
+    assert "Auto-Submitted: auto-replied" in source.stdout
+    assert "\x1b" not in source.stdout
+    assert unknown.returncode == 1
+    assert one_line(unknown.stderr) == "intake: error: There is no message 999999 in the ledger."

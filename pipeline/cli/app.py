@@ -21,6 +21,7 @@ from pipeline.cli import (
     config_commands,
     db_commands,
     directory_commands,
+    message_commands,
     ops,
     reply_commands,
     run_commands,
@@ -53,7 +54,7 @@ app.command("demo")(run_commands.demo_command)
 app.command("queue")(submission_commands.queue_command)
 app.command("missing")(submission_commands.missing_command)
 app.add_typer(reply_commands.replies_app, name="replies")
-app.add_typer(reply_commands.messages_app, name="messages")
+app.add_typer(message_commands.messages_app, name="messages")
 app.add_typer(directory_commands.missions_app, name="missions")
 app.add_typer(directory_commands.meetings_app, name="meetings")
 app.add_typer(speaker_commands.speakers_app, name="speakers")

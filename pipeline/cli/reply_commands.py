@@ -1,7 +1,5 @@
-"""Replies and messages on the command line: `intake replies list|show|resend|cancel`
-(what the delegations receive) and `intake messages retry` (messages held after an error
-run through the checks again, from the stored original).
-"""
+"""Replies on the command line: `intake replies list|show|resend|cancel`, what the
+delegations receive."""
 
 from __future__ import annotations
 
@@ -24,21 +22,14 @@ from pipeline.cli.desk_common import (
 from pipeline.console import safe
 from pipeline.desk import actions, views
 from pipeline.desk.views import NotFound
-from pipeline.mailbox.imap import Mailbox, MailboxError
 from pipeline.printable import visible
-from pipeline.replies.templates import load_templates
-from pipeline.settings.models import Settings
 from pipeline.storage import models as m
-from pipeline.storage.directory import Directory
-from pipeline.worker.context import build_context, folder_for
-from pipeline.worker.refiling import refile_message
 
-__all__ = ["messages_app", "replies_app"]
+__all__ = ["replies_app"]
 
 replies_app = typer.Typer(
     help="Replies to delegations: list them, show one as sent, send one again, cancel one."
 )
-messages_app = typer.Typer(help="Messages in the ledger: retry those held after an error.")
 
 
 @replies_app.command("list")
@@ -131,58 +122,3 @@ def replies_show(
     # Written as it is, but for control characters (made visible): a reply filed before
     # addresses were checked may name one with ESC sequences.
     sys.stdout.write(visible(text, lines=True))
-
-
-@messages_app.command("retry")
-def messages_retry(
-    references: Annotated[
-        list[str] | None,
-        typer.Argument(help="References to retry. Default: every message held after an error."),
-    ] = None,
-) -> None:
-    """Run held messages through the checks again (from the stored original), after a
-    fix or a configuration change; replies go out and the mail moves to its new folder."""
-    with database() as (current, engine):
-        templates = load_templates(current)
-        records = actions.retryable(engine, references or None)
-        if not records:
-            cli.out.print("intake: nothing to retry", markup=False)
-            return
-        with Session(engine) as session:
-            directory = Directory.load(session)
-        moves: list[tuple[str, str]] = []
-        for record in records:
-            assert record.id is not None
-            ctx = build_context(
-                current,
-                engine,
-                templates,
-                mailbox=record.mailbox,
-                uidvalidity=record.uidvalidity,
-                directory=directory,
-            )
-            try:
-                filed = refile_message(ctx, record.id)
-            except Exception as error:  # the message stays held; say why and go on
-                cli.err.print(f"intake: {record.id}: still failing: {error}", markup=False)
-                continue
-            cli.out.print(f"intake: {filed.reference}: {filed.outcome.value}", markup=False)
-            if record.message_id and filed.target_folder != record.target_folder:
-                moves.append((record.message_id, filed.target_folder))
-        send_replies(engine, current)
-        _relocate(current, moves)
-
-
-def _relocate(current: Settings, moves: list[tuple[str, str]]) -> None:
-    if not moves:
-        return
-    held = folder_for(current, m.MessageOutcome.HELD)
-    try:
-        with Mailbox(current.mailbox) as mailbox:
-            for message_id, target in moves:
-                mailbox.relocate(message_id, held, target)
-    except MailboxError as error:
-        cli.err.print(
-            f"intake: note: {error}; the decisions are filed, the mail stays in {held}",
-            markup=False,
-        )
