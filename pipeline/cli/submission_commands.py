@@ -200,7 +200,8 @@ def show_command(
                 "Statement",
                 f"{detail.statement_title or ''} [{detail.statement_language or '?'}] "
                 f"{detail.word_count or 0} {detail.length_unit or 'words'}, "
-                f"{detail.statement_pages or '?'} page(s)",
+                f"{detail.statement_pages or '?'} page(s); mission: "
+                f"{detail.statement_mission_name or 'not named'}",
             )
         )
     if detail.letter_signatory or detail.letter_verified is not None:
@@ -210,7 +211,7 @@ def show_command(
                 "Cover letter",
                 f"{verified[detail.letter_verified]}; signed by "
                 f"{detail.letter_signatory or '?'}; mission as written: "
-                f"{detail.letter_mission_name or '?'}",
+                f"{detail.letter_mission_name or 'mission not named'}",
             )
         )
     if detail.supersedes:

@@ -94,6 +94,10 @@ def _reason_params(
     params: dict[str, Any], zone: ZoneInfo, *, quote: bool, language: str = "en"
 ) -> dict[str, Any]:
     enriched = dict(params)
+    # A check may give some values in the reply languages too: "Allemagne", "Alemania".
+    translated = enriched.pop("translated", None)
+    if isinstance(translated, dict) and isinstance(translated.get(language), dict):
+        enriched.update(translated[language])
     for key in ("received_at", "deadline"):
         value = params.get(key)
         if isinstance(value, str):
