@@ -14,8 +14,8 @@ Guinea", "Guinea-Bissau", "South Sudan" and "Democratic Republic of the Congo" a
 never read as Guinea, Sudan or Congo. A name must stand as a word of its own: "Niger" is
 not in "Nigeria", "Dominica" not in "Dominican Republic", "Guinea" not in
 "Guinea-Bissau" even split across lines. Russian names may be declined ("Франции",
-"Российской Федерации"); Arabic ones may carry a one-letter proclitic ("لفرنسا",
-"للسودان"). A form that two missions share after normalisation ("Corée" for both Koreas,
+"Российской Федерации"); Arabic ones may carry one-letter proclitics ("لفرنسا",
+"وللسودان"). A form that two missions share after normalisation ("Corée" for both Koreas,
 "الكونغو" for both Congos) names neither and is dropped.
 """
 
@@ -122,8 +122,8 @@ def _body(form: str, script: str) -> str:
     if script == "arabic":
         if form.startswith("ال"):
             rest = re.escape(form[2:])
-            return f"{WORD_START}(?:[وفبك]?لل{rest}|[وفبكل]?ال{rest}){WORD_END}"
-        return f"{WORD_START}[وفبكل]?{re.escape(form)}{WORD_END}"
+            return f"{WORD_START}[وف]?(?:[بك]?لل{rest}|[بكل]?ال{rest}){WORD_END}"
+        return f"{WORD_START}[وف]?[بكل]?{re.escape(form)}{WORD_END}"
     return f"{WORD_START}(?<![^\\W_]-){re.escape(form)}{WORD_END}(?!-[^\\W_])"
 
 
@@ -165,8 +165,8 @@ def _starts(word: str, offset: int) -> Iterator[tuple[int, str]]:
         return
     yield offset, word[:_KEY]
     if "\u0600" <= word[0] <= "\u06ff":
-        # A proclitic, the article, or both: "لفرنسا", "السودان", "للسودان", "والسودان".
-        for skip in (1, 2, 3):
+        # Proclitics, the article, or both: "لفرنسا", "ولفرنسا", "للسودان", "وبالسودان".
+        for skip in (1, 2, 3, 4):
             yield offset, word[skip : skip + _KEY]
 
 
