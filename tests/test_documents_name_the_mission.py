@@ -98,6 +98,8 @@ def test_a_text_names_each_mission_once_and_never_a_shorter_one_inside_a_longer(
         ("Statement by Côte d’Ivoire", ["CIV"]),
         ("Statement by Estonia on behalf of the European Union", ["EST"]),
         ("Security Council open debate on peacekeeping", []),
+        ("Statement at the open debate on the situation in Afghanistan", []),
+        ("Déclaration sur la situation au Mali", []),
     ],
 )
 def test_a_statement_is_by_the_mission_its_title_names(title: str, codes: list[str]) -> None:

@@ -9,7 +9,8 @@ statement. So do we, in the six languages, through the phrases that introduce th
   الدائمة", "Chargé d'affaires (a.i.) of", "delegation" (and its translations): the
   first mission named within a few words (`_AFTER` characters) -- "Statement by H.E.
   Ambassador Nicolas de Rivière, Permanent Representative of France" names France
-  through its second phrase;
+  through its second phrase. A statement must be "by" or "of" someone: "Statement at
+  the open debate on Afghanistan", "Déclaration sur la situation au Mali" name no author;
 * before "发言", "声明", "讲话", "常驻联合国代表", "代表团", "临时代办": the last
   mission named just before ("中国常驻联合国代表..." names China).
 
@@ -40,10 +41,16 @@ _HEADER_PARAGRAPHS = 6
 _HEADER_CHARACTERS = 400  # of each such paragraph
 
 _AFTER_PHRASES = re.compile(
-    WORD_START + r"(?:statement|remarks|intervention|speech|address by|delivered by|"
+    WORD_START
+    # A statement "by" someone: "Statement at the debate on Afghanistan" names no author.
+    + r"(?:(?:(?:statement|remarks|intervention|speech|address|message)(?: delivered)?"
+    r"|delivered) (?:by|of|from) |"
+    r"(?:declaration|intervention|discours|allocution|message)(?: prononcee?)? "
+    r"(?:de |du |des |d'|par )|"
+    r"(?:declaracion|intervencion|discurso|palabras|mensaje)(?: pronunciad[oa]s?)? "
+    r"(?:de |del |por )|"
     r"permanent mission|permanent representative|charge d'affaires|chargee d'affaires|"
-    r"delegation|declaration|discours|allocution|mission permanente|"
-    r"representante? permanente?|declaracion|intervencion|discurso|palabras|"
+    r"delegation|mission permanente|representante? permanente?|"
     r"mision permanente|encargad[oa] de negocios|delegacion|"
     r"заявлени[а-я]*|выступлени[а-я]*|постоянн[а-я]* представител[а-я]*|"
     r"временн[а-я]* поверенн[а-я]*|делегаци[а-я]*|"
