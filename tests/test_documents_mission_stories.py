@@ -8,11 +8,17 @@ tests/test_documents_name_the_mission.py.
 
 from __future__ import annotations
 
+import re
+
 from pipeline.demo import samples
 from pipeline.demo.mail import build_email
 from pipeline.storage import models as m
+from pipeline.storage.db import make_engine
+from pipeline.web.accounts import add_user
+from pipeline.web.app import create_app
 from tests.conftest import MISSIONS, SUBMISSIONS, Intake, ny, text_of
 from tests.helpers.commands import intake_command
+from tests.helpers.web import PASSWORD, USER, Dashboard, serve
 
 ON_TIME = ny(2021, 5, 20, 10, 0)
 
@@ -101,8 +107,9 @@ def test_frances_own_papers_are_accepted_and_the_desk_sees_whom_they_name(
     intake: Intake,
 ) -> None:
     """GIVEN France's address WHEN it sends France's statement with France's scanned cover
-    letter THEN it is accepted as before (the scan noted), and `intake submissions show`
-    tells the desk the statement is France's and the scan names no mission."""
+    letter THEN it is accepted as before (the scan noted), and the desk sees, on the
+    command line and on the submission page, that the statement is France's and that the
+    scan names no mission."""
     intake.deliver(
         samples.submission_email(
             mission_name="France",
@@ -124,3 +131,22 @@ def test_frances_own_papers_are_accepted_and_the_desk_sees_whom_they_name(
     ).stdout
     assert "mission France" in shown
     assert "mission not named" in shown
+    assert _page_rows(intake, row.reference) == {
+        "Statement by": "France",
+        "Letter from": "mission not named",
+    }
+
+
+def _page_rows(intake: Intake, reference: str) -> dict[str, str]:
+    """The "Statement by" and "Letter from" rows of the dashboard's submission page."""
+    engine = make_engine(intake.settings.database_url)
+    add_user(engine, USER, PASSWORD)
+    try:
+        with serve(create_app(intake.settings, engine=engine)) as url:
+            board = Dashboard(url=url, intake=intake, engine=engine)
+            with board.login() as client:
+                page = client.get(f"/submissions/{reference}").text
+    finally:
+        engine.dispose()
+    rows = re.findall(r"<tr><th>(Statement by|Letter from)</th><td>(.*?)</td></tr>", page)
+    return {label: re.sub(r"<[^>]+>", "", value) for label, value in rows}
