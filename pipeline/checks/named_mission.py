@@ -28,16 +28,10 @@ def _other(named: tuple[str, ...], sender: str) -> str | None:
     return named[0]
 
 
-def _names(code: str | None) -> dict[str, str | None]:
-    """A mission's name in each reply language (English as the desk sees it)."""
+def _name(code: str | None) -> str | None:
+    """A mission's English name as it stands in a sentence ("the Russian Federation")."""
     info = find_mission(code) if code is not None else None
-    if info is None:
-        return {"en": code, "fr": code, "es": code}
-    return {
-        "en": info.name_with_article,
-        "fr": info.names.get("fr", info.name),
-        "es": info.names.get("es", info.name),
-    }
+    return info.name_with_article if info is not None else code
 
 
 class DocumentsMission:
@@ -55,23 +49,14 @@ class DocumentsMission:
         statement = _other(facts.statement_missions, mission.code)
         if letter is None and statement is None:
             return Verdict.ok()
-        letter_names, statement_names = _names(letter), _names(statement)
-        sender_names = _names(mission.code)
-        sender = sender_names["en"] or mission.name
+        # Each `<name>_code` lets a reply name the mission in its own language
+        # ("Allemagne", "Alemania"): `replies.compose`.
         return Verdict.fail(
             "documents_other_mission",
-            letter=letter_names["en"] if letter else None,
-            statement=statement_names["en"] if statement else None,
-            sender_mission=sender,
+            letter=_name(letter),
+            statement=_name(statement),
+            sender_mission=_name(mission.code) or mission.name,
             letter_code=letter,
             statement_code=statement,
-            sender_code=mission.code,
-            translated={
-                language: {
-                    "letter": letter_names[language] if letter else None,
-                    "statement": statement_names[language] if statement else None,
-                    "sender_mission": sender_names[language] or mission.name,
-                }
-                for language in ("fr", "es")
-            },
+            sender_mission_code=mission.code,
         )
