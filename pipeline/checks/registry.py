@@ -12,6 +12,7 @@ from pipeline.checks.base import Check
 from pipeline.checks.documents import CoverLetter, Statement, WordLimit
 from pipeline.checks.limits import MessageLimits
 from pipeline.checks.meeting import Deadline, OpenMeeting
+from pipeline.checks.named_mission import DocumentsMission
 from pipeline.checks.sender import KnownSender
 from pipeline.checks.traffic import AutomaticTraffic, Duplicate, OwnAddress
 from pipeline.settings.models import Settings
@@ -44,6 +45,7 @@ ALL_CHECKS: Mapping[str, Check] = _index(
         Statement(),
         CoverLetter(),
         WordLimit(),
+        DocumentsMission(),
     ]
 )
 
