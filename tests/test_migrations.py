@@ -240,30 +240,6 @@ def test_migration_0006_adds_lists_of_speakers_with_one_row_per_mission(engine: 
     assert "speaker" not in sa.inspect(engine).get_table_names()
 
 
-def test_migration_0007_gives_submissions_the_mission_their_statement_names(
-    engine: Engine,
-) -> None:
-    """GIVEN a database at 0006 WHEN it is upgraded THEN each submission may record the
-    mission its statement names, empty for those filed before; a downgrade removes it."""
-    upgrade_schema(engine, "0006")
-
-    def columns() -> set[str]:
-        return {c["name"] for c in sa.inspect(engine).get_columns("submission")}
-
-    assert "statement_mission_name" not in columns()
-
-    upgrade_schema(engine, "0007")
-    column = next(
-        c
-        for c in sa.inspect(engine).get_columns("submission")
-        if c["name"] == "statement_mission_name"
-    )
-    assert column["nullable"]
-
-    downgrade_schema(engine, "0006")
-    assert "statement_mission_name" not in columns()
-
-
 def test_a_column_added_without_a_migration_is_noticed(engine: Engine) -> None:
     init_schema(engine)
     changed = sa.MetaData()

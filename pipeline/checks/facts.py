@@ -30,7 +30,6 @@ from pipeline.documents.reading import (
     read_statement,
 )
 from pipeline.documents.roles import DocumentSet, classify
-from pipeline.documents.speaks_for import letter_missions, statement_missions
 from pipeline.documents.types import detect_type
 from pipeline.message.parsed import ParsedMessage
 from pipeline.message.routing import Routing, route
@@ -56,10 +55,6 @@ class Facts:
     # False when `screen` kept the files closed: `documents` is then what names and
     # file types say, `statement` and `letter` are None, and the document checks pass.
     documents_opened: bool = True
-    # The missions each document names as its author (codes, first named first): empty
-    # when it names none or has no text to read (a scan, a statement without title).
-    letter_missions: tuple[str, ...] = ()
-    statement_missions: tuple[str, ...] = ()
 
     @property
     def meeting(self) -> MeetingRef | None:
@@ -180,7 +175,6 @@ def gather_facts(
         )
 
     language = statement.language if statement is not None else None
-    statement_text = statement.text if statement is not None else None
     return replace(
         unopened,
         documents=documents,
@@ -188,10 +182,4 @@ def gather_facts(
         letter=letter,
         length_limit=length_limit(routing.meeting, language, settings),
         documents_opened=True,
-        letter_missions=letter_missions(letter.text if letter is not None else None),
-        statement_missions=(
-            statement_missions(statement_text.title, statement_text.text)
-            if statement_text is not None
-            else ()
-        ),
     )

@@ -12,7 +12,6 @@ from pipeline.checks.base import Check
 from pipeline.checks.documents import CoverLetter, Statement, WordLimit
 from pipeline.checks.limits import MessageLimits
 from pipeline.checks.meeting import Deadline, OpenMeeting
-from pipeline.checks.named_mission import DocumentsMission
 from pipeline.checks.sender import KnownSender
 from pipeline.checks.traffic import AutomaticTraffic, Duplicate, OwnAddress
 from pipeline.settings.models import Settings
@@ -45,7 +44,6 @@ ALL_CHECKS: Mapping[str, Check] = _index(
         Statement(),
         CoverLetter(),
         WordLimit(),
-        DocumentsMission(),
     ]
 )
 

@@ -172,11 +172,6 @@ def submissions_list(
     cli.out.print(submissions_table(rows, width=cli.out.width), soft_wrap=False)
 
 
-def _mission_named(name: str | None, prefix: str = "") -> str:
-    """Whom a document names as its author, or that it names none (docs/documents.md)."""
-    return f"mission {prefix}{name}" if name else "mission not named"
-
-
 def show_command(
     reference: Annotated[str, typer.Argument(help="The reference, e.g. PKO-SAFETY-0007.")],
     as_json: JsonOption = False,
@@ -205,19 +200,17 @@ def show_command(
                 "Statement",
                 f"{detail.statement_title or ''} [{detail.statement_language or '?'}] "
                 f"{detail.word_count or 0} {detail.length_unit or 'words'}, "
-                f"{detail.statement_pages or '?'} page(s); "
-                + _mission_named(detail.statement_mission_name),
+                f"{detail.statement_pages or '?'} page(s)",
             )
         )
-    has_letter = any(d.role == m.DocumentRole.COVER_LETTER.value for d in detail.documents)
-    if has_letter or detail.letter_signatory or detail.letter_verified is not None:
+    if detail.letter_signatory or detail.letter_verified is not None:
         verified = {True: "verified", False: "NOT verified", None: "to be verified"}
         rows.append(
             (
                 "Cover letter",
                 f"{verified[detail.letter_verified]}; signed by "
-                f"{detail.letter_signatory or '?'}; "
-                + _mission_named(detail.letter_mission_name, "as written: "),
+                f"{detail.letter_signatory or '?'}; mission as written: "
+                f"{detail.letter_mission_name or '?'}",
             )
         )
     if detail.supersedes:

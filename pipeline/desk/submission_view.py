@@ -71,7 +71,6 @@ class SubmissionDetail(JsonView):
     length_unit: str | None
     statement_title: str | None
     statement_pages: int | None
-    statement_mission_name: str | None
     letter_mission_name: str | None
     letter_signatory: str | None
     letter_verified: bool | None
@@ -190,7 +189,6 @@ def submission_detail(session: Session, reference: str, blobs: BlobStore) -> Sub
         length_unit=submission.length_unit,
         statement_title=submission.statement_title,
         statement_pages=submission.statement_pages,
-        statement_mission_name=submission.statement_mission_name,
         letter_mission_name=submission.letter_mission_name,
         letter_signatory=submission.letter_signatory,
         letter_verified=submission.letter_verified,

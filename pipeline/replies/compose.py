@@ -33,7 +33,6 @@ from pipeline.decision.decide import DecisionResult
 from pipeline.domain import Action
 from pipeline.message.decoding import clean_header_text
 from pipeline.message.parsed import ParsedMessage
-from pipeline.missions.registry import find_mission
 from pipeline.replies.dates import format_date, format_local
 from pipeline.replies.templates import RenderedReply, ReplyTexts
 from pipeline.settings.models import Settings
@@ -95,13 +94,6 @@ def _reason_params(
     params: dict[str, Any], zone: ZoneInfo, *, quote: bool, language: str = "en"
 ) -> dict[str, Any]:
     enriched = dict(params)
-    # A mission given by its code (`letter_code`) is named in the reply's language too
-    # (`letter`: "Germany", "Allemagne", "Alemania"); English keeps the check's wording.
-    for key, value in params.items():
-        if language != "en" and key.endswith("_code") and isinstance(value, str):
-            info = find_mission(value)
-            if info is not None and language in info.names:
-                enriched[key.removesuffix("_code")] = info.names[language]
     for key in ("received_at", "deadline"):
         value = params.get(key)
         if isinstance(value, str):

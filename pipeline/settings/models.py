@@ -193,9 +193,6 @@ DEFAULT_DECISION_TABLE: dict[str, Action] = {
     "over_word_limit": Action.NOTE,
     # A scanned letter without a text layer cannot be checked; "hold" sends it to the desk.
     "cover_letter_unverified": Action.NOTE,
-    # The statement or the letter names another mission than the sender's: a wrong file,
-    # or a mission sending for another; the desk decides.
-    "documents_other_mission": Action.HOLD,
 }
 
 DEFAULT_CHECKS: list[str] = [
@@ -210,7 +207,6 @@ DEFAULT_CHECKS: list[str] = [
     "statement",
     "cover_letter",
     "word_limit",
-    "documents_mission",
 ]
 
 

@@ -262,9 +262,6 @@ class Submission(SQLModel, table=True):
     statement_language: str | None = Field(default=None, max_length=8)
     statement_title: str | None = None
     statement_pages: int | None = None
-    # The mission the statement's title and first lines name as its author (the
-    # registry's English name); None when they name none (docs/documents.md).
-    statement_mission_name: str | None = None
     letter_mission_name: str | None = None
     letter_signatory: str | None = Field(default=None, max_length=32)
     letter_verified: bool | None = None  # None: a scan, to be verified by a person

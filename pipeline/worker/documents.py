@@ -6,7 +6,6 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from pipeline.checks.facts import Facts
-from pipeline.missions.registry import find_mission
 from pipeline.replies.compose import FiledFile
 from pipeline.storage import models as m
 from pipeline.storage.blobs import safe_filename
@@ -21,7 +20,6 @@ def record_details(submission: m.Submission, facts: Facts) -> None:
         submission.statement_language = reading.language
         submission.statement_title = reading.text.title
         submission.statement_pages = reading.text.pages
-        submission.statement_mission_name = mission_name(facts.statement_missions)
     letter = facts.letter
     if letter is not None:
         check = letter.check
@@ -33,12 +31,6 @@ def record_details(submission: m.Submission, facts: Facts) -> None:
             if check.verifiable
             else None
         )
-
-
-def mission_name(codes: tuple[str, ...]) -> str | None:
-    """The first mission a document names, as the desk reads it ("France")."""
-    info = find_mission(codes[0]) if codes else None
-    return info.name_with_article if info is not None else None
 
 
 def has_documents(session: Session, submission_id: int) -> bool:
