@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
@@ -129,11 +130,25 @@ def begin_login(settings: Settings, engine: Engine, name: str, address: str) -> 
     return Attempt(row_id=row_id, name=name, address=address, password_hash=password_hash)
 
 
+# Any constant: the key of the PostgreSQL advisory lock that orders recorded failures.
+_FAILURES_LOCK_KEY = 0x1A7A6E
+
+
+def _one_failure_at_a_time(session: Session) -> None:
+    """Record failed sign-ins one after the other. Otherwise, on PostgreSQL, ten failures
+    at once can each count the others before they commit: the address ends up locked
+    but no transaction saw the lock begin, so the audit log never says so. (SQLite
+    already lets one writer at a time in.) Failures are rare; the wait is nothing."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FAILURES_LOCK_KEY})
+
+
 def login_failed(settings: Settings, engine: Engine, attempt: Attempt) -> Lock | None:
     """A wrong password: the attempt's row stays, as a failure, and goes to the audit
     log; returns the lockout this failure started, if it did (also in the audit log)."""
     detail = {"user": attempt.name[:120], "address": attempt.address}
     with session_scope(engine) as session:
+        _one_failure_at_a_time(session)
         row = session.get(LoginAttempt, attempt.row_id)
         if row is not None:
             row.failed = True
